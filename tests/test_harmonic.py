@@ -10,7 +10,11 @@ from ddsp_lab import Harmonic, Sinusoidal
 
 
 def _numpy_harmonic(f0_frames, amp_frames, dist_frames, hop, sr):
-    """Independent reference: upsample linearly, float64 running phase, sum of sines."""
+    """Independent reference: upsample linearly, float64 running phase, sum of sines.
+
+    A harmonic sounds in frame n only if it is below Nyquist at frames n-1, n
+    and n+1 (the documented band-limiting rule).
+    """
     frames = f0_frames.shape[0]
     n = frames * hop
     pos = np.arange(n) / hop
@@ -19,8 +23,12 @@ def _numpy_harmonic(f0_frames, amp_frames, dist_frames, hop, sr):
     phase = np.concatenate([[0.0], np.cumsum(2 * np.pi * f0 / sr)[:-1]])
     out = np.zeros(n)
     for k in range(dist_frames.shape[1]):
-        amp = np.interp(pos, grid, amp_frames * dist_frames[:, k])
-        out += amp * np.sin((k + 1) * phase) * ((k + 1) * f0 < sr / 2)
+        below = (k + 1) * f0_frames < sr / 2
+        gate = below & np.roll(below, 1) & np.roll(below, -1)
+        gate[0] = below[0] & below[1]
+        gate[-1] = below[-1] & below[-2]
+        amp = np.interp(pos, grid, amp_frames * dist_frames[:, k] * gate)
+        out += amp * np.sin((k + 1) * phase)
     return out
 
 
@@ -52,6 +60,24 @@ def test_constant_tone_is_exact_sum_of_sines():
     expected = sum(a * np.sin(2 * np.pi * (k + 1) * f0 * t / sr) for k, a in enumerate(amps))
     # float32 phases within a frame reach about 2*pi*hop*3*f0/sr = 33 rad: error ~ 33 * 6e-8.
     assert np.abs(out - expected).max() < 2e-5
+
+
+def test_no_partial_sounds_above_nyquist_during_a_glide():
+    # 8 harmonics gliding 500 -> 1500 Hz at 16 kHz: harmonics 6..8 cross 8 kHz.
+    sr, hop, frames = 16000, 64, 200
+    f0 = torch.linspace(500, 1500, frames, dtype=torch.float64)[None, :, None]
+    synth = Harmonic(sr, hop)
+    out = synth.get_signal(f0, torch.ones_like(f0), torch.ones(1, frames, 8, dtype=torch.float64))
+    # Rebuild each harmonic alone; wherever its instantaneous frequency is at or
+    # above Nyquist its contribution must be exactly zero.
+    inst = np.interp(np.arange(frames * hop) / hop, np.arange(frames), f0[0, :, 0].numpy())
+    for k in range(8):
+        dist = torch.zeros(1, frames, 8, dtype=torch.float64)
+        dist[..., k] = 1.0
+        alone = synth.get_signal(f0, torch.ones_like(f0), dist)[0].numpy()
+        above = (k + 1) * inst >= sr / 2
+        assert np.all(alone[above] == 0.0)
+    assert np.abs(out.numpy()).max() > 0.5
 
 
 def test_partials_at_or_above_nyquist_are_silent():
@@ -162,6 +188,14 @@ def test_sinusoidal_matches_closed_form():
         phase = np.concatenate([[0.0], np.cumsum(2 * np.pi * f / sr)[:-1]])
         expected += a * np.sin(phase)
     assert np.abs(out - expected).max() < 1e-9
+
+
+def test_gradients_with_respect_to_zero_amplitudes():
+    # A silent partial must still receive the gradient that would make it sound.
+    synth = Sinusoidal(8000, 6)
+    freqs = (torch.rand(1, 3, 4, dtype=torch.float64) * 3000).requires_grad_(True)
+    amps = torch.zeros(1, 3, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(synth.get_signal, (freqs, amps))
 
 
 def test_sinusoidal_gradcheck_and_controls():

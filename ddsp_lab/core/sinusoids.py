@@ -14,11 +14,15 @@ Within frame ``n`` (samples ``j = 0 .. hop-1``) partial ``p`` has
 * frequency ``f0 + (f1 - f0) * j / hop`` (linear ramp to the next frame),
 * phase ``phase0 + 2*pi/sr * (j * f0 + (f1 - f0) * j * (j - 1) / (2 * hop))``
   (the exact running sum of that ramp),
-* amplitude ``a0 + (a1 - a0) * j / hop``,
+* amplitude ``a0 + (a1 - a0) * j / hop``.
 
-and it is silent wherever its instantaneous frequency is at or above Nyquist.
-Partials that are above Nyquist throughout a chunk are skipped, which is where
-most of the speed-up over computing every partial comes from at high pitches.
+A partial is silent in a frame where it is at or above Nyquist at both ends.
+That alone does not band-limit a partial that crosses Nyquist inside a
+frame: callers gate amplitudes at frame rate with :func:`nyquist_gate`, which
+also lets a partial fade out over one frame instead of stopping with a click.
+Partials above Nyquist throughout a chunk of frames are skipped, which is
+where most of the speed-up over computing every partial comes from at high
+pitches.
 """
 
 from __future__ import annotations
@@ -42,33 +46,46 @@ def _frame_constants(hop: int, sample_rate: float, device, dtype):
     return ramp.to(dtype), linear.to(dtype), quadratic.to(dtype)
 
 
-def _active_columns(freq0: torch.Tensor, freq1: torch.Tensor, nyquist: float):
-    """Which partials of a chunk to compute, and whether a per-sample mask is needed.
+def nyquist_gate(frequencies_hz: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """Frame-rate gate that keeps every sounding partial below Nyquist.
 
-    Returns ``(columns, need_mask)``: ``columns`` indexes the partials below
-    Nyquist somewhere in these rows (``None`` when that is all of them), and
-    ``need_mask`` says whether any partial reaches Nyquist within the chunk.
+    Frame ``n`` of a partial is kept (1) only if its frequency at frames
+    ``n - 1``, ``n`` and ``n + 1`` is below ``sample_rate / 2``. With linear
+    interpolation over each hop, a partial with non-zero amplitude anywhere
+    in a frame then stays below Nyquist for the whole frame, and a partial
+    approaching Nyquist fades out over one frame instead of stopping abruptly.
+
+    Args:
+        frequencies_hz: ``[batch, frames, partials]``.
+        sample_rate: Hz.
+
+    Returns:
+        ``[batch, frames, partials]`` of 0.0 / 1.0 in the input's dtype.
     """
-    low = torch.minimum(freq0.abs(), freq1.abs())
-    high = torch.maximum(freq0.abs(), freq1.abs())
-    need_mask = bool((high >= nyquist).any())
-    if not need_mask:
-        return None, False
-    active = (low < nyquist).any(dim=0)
-    if bool(active.all()):
-        return None, True
-    return torch.nonzero(active).squeeze(1), True
+    below = (frequencies_hz.abs() < sample_rate / 2.0).to(frequencies_hz.dtype)
+    previous = torch.cat([below[:, :1], below[:, :-1]], dim=1)
+    following = torch.cat([below[:, 1:], below[:, -1:]], dim=1)
+    return below * previous * following
 
 
-def _sines(phase0, freq0, dfreq, ramp, linear, quadratic, nyquist, need_mask, cosine=False):
-    """sin (or cos) of the phases of a chunk, zeroed above Nyquist: ``[rows, hop, P]``."""
+def _audible(freq0: torch.Tensor, freq1: torch.Tensor, nyquist: float):
+    """Which partials of a chunk sound, by the bank's contract.
+
+    Returns ``(mask, columns)``: ``mask[row, p]`` is 1 where partial ``p`` is
+    below Nyquist at either end of the frame, and ``columns`` indexes the
+    partials audible in some row (``None`` when that is all of them).
+    """
+    audible = torch.minimum(freq0.abs(), freq1.abs()) < nyquist
+    active = audible.any(dim=0)
+    columns = None if bool(active.all()) else torch.nonzero(active).squeeze(1)
+    return audible.to(freq0.dtype), columns
+
+
+def _sines(phase0, freq0, dfreq, linear, quadratic, cosine=False):
+    """sin (or cos) of the phases of a chunk of frames: ``[rows, hop, P]``."""
     phase = torch.addcmul(phase0.unsqueeze(1), linear[None, :, None], freq0.unsqueeze(1))
     phase.addcmul_(quadratic[None, :, None], dfreq.unsqueeze(1))
-    out = torch.cos_(phase) if cosine else torch.sin_(phase)
-    if need_mask:
-        inst = torch.addcmul(freq0.unsqueeze(1), ramp[None, :, None], dfreq.unsqueeze(1))
-        out.mul_(inst.abs_() < nyquist)
-    return out
+    return torch.cos_(phase) if cosine else torch.sin_(phase)
 
 
 class _SinusoidBank(torch.autograd.Function):
@@ -81,15 +98,15 @@ class _SinusoidBank(torch.autograd.Function):
         step = max(1, _CHUNK_ELEMENTS // max(1, hop * partials))
         for start in range(0, rows, step):
             sl = slice(start, min(rows, start + step))
-            f0, f1 = freq0[sl], freq1[sl]
-            cols, need_mask = _active_columns(f0, f1, nyquist)
-            p0, a0, a1 = phase0[sl], amp0[sl], amp1[sl]
+            p0, f0, f1, a0, a1 = phase0[sl], freq0[sl], freq1[sl], amp0[sl], amp1[sl]
+            audible, cols = _audible(f0, f1, nyquist)
             if cols is not None:
                 if cols.numel() == 0:
                     out[sl] = 0.0
                     continue
-                p0, f0, f1, a0, a1 = (t.index_select(1, cols) for t in (p0, f0, f1, a0, a1))
-            s = _sines(p0, f0, f1 - f0, ramp, linear, quadratic, nyquist, need_mask)
+                p0, f0, f1, a0, a1, audible = (t.index_select(1, cols) for t in (p0, f0, f1, a0, a1, audible))
+            a0, a1 = a0 * audible, a1 * audible
+            s = _sines(p0, f0, f1 - f0, linear, quadratic)
             both = torch.bmm(s, torch.stack([a0, a1 - a0], dim=2))
             out[sl] = torch.addcmul(both[..., 0], ramp, both[..., 1])
         ctx.save_for_backward(phase0, freq0, freq1, amp0, amp1)
@@ -111,25 +128,25 @@ class _SinusoidBank(torch.autograd.Function):
         step = max(1, _CHUNK_ELEMENTS // max(1, hop * partials))
         for start in range(0, rows, step):
             sl = slice(start, min(rows, start + step))
-            f0, f1 = freq0[sl], freq1[sl]
-            cols, need_mask = _active_columns(f0, f1, nyquist)
-            p0, a0, a1 = phase0[sl], amp0[sl], amp1[sl]
+            p0, f0, f1, a0, a1 = phase0[sl], freq0[sl], freq1[sl], amp0[sl], amp1[sl]
+            audible, cols = _audible(f0, f1, nyquist)
             if cols is not None:
                 if cols.numel() == 0:
                     continue
-                p0, f0, f1, a0, a1 = (t.index_select(1, cols) for t in (p0, f0, f1, a0, a1))
+                p0, f0, f1, a0, a1, audible = (t.index_select(1, cols) for t in (p0, f0, f1, a0, a1, audible))
+            a0, a1 = a0 * audible, a1 * audible
             g = grad_out[sl]
             g_ramp = g * ramp
             if need_amp:
-                s = _sines(p0, f0, f1 - f0, ramp, linear, quadratic, nyquist, need_mask)
+                s = _sines(p0, f0, f1 - f0, linear, quadratic)
                 # [rows, P, hop] @ [rows, hop, 2] -> sums of g*s and g*ramp*s over the frame.
                 sums = torch.bmm(s.transpose(1, 2), torch.stack([g, g_ramp], dim=2))
-                g_a0 = sums[..., 0] - sums[..., 1]
-                g_a1 = sums[..., 1]
+                g_a0 = (sums[..., 0] - sums[..., 1]) * audible
+                g_a1 = sums[..., 1] * audible
                 _scatter(grads[3], sl, cols, g_a0)
                 _scatter(grads[4], sl, cols, g_a1)
             if need_phase:
-                c = _sines(p0, f0, f1 - f0, ramp, linear, quadratic, nyquist, need_mask, cosine=True)
+                c = _sines(p0, f0, f1 - f0, linear, quadratic, cosine=True)
                 # dy/dphase_j = a(j) * cos(phase_j) with a(j) = a0 + (a1 - a0) * ramp_j.
                 weights = torch.stack(
                     [g, g_ramp, g * weights_f0, g_ramp * weights_f0, g * quadratic, g_ramp * quadratic],
@@ -175,7 +192,9 @@ def sinusoid_bank(
         amp0: amplitude at the frame's first sample.
         amp1: amplitude at the next frame's first sample.
         hop_length: samples per frame.
-        sample_rate: Hz; partials at or above ``sample_rate / 2`` are silent.
+        sample_rate: Hz. A partial is silent in frames where it is at or
+            above Nyquist at both ends; gate amplitudes with
+            :func:`nyquist_gate` first for strict band-limiting.
 
     Returns:
         ``[rows, hop_length]`` audio.

@@ -16,7 +16,7 @@ from ..core.checks import (
 )
 from ..core.conversions import exp_sigmoid
 from ..core.phase import frame_start_phases, wrap_phase
-from ..core.sinusoids import sinusoid_bank
+from ..core.sinusoids import nyquist_gate, sinusoid_bank
 from ..core.upsample import next_frames
 from .base import Processor
 
@@ -24,7 +24,7 @@ from .base import Processor
 def remove_above_nyquist(
     amplitudes: torch.Tensor, frequencies_hz: torch.Tensor, sample_rate: float
 ) -> torch.Tensor:
-    """Zero the amplitudes of partials at or above Nyquist (frame-wise).
+    """Zero the amplitudes of partials at or above Nyquist, frame by frame.
 
     Args:
         amplitudes: ``[batch, frames, partials]``.
@@ -35,8 +35,13 @@ def remove_above_nyquist(
 
 
 def _render_frames(phase0, freq0, amp0, hop_length, sample_rate):
-    """Render ``[B, F, P]`` frame controls through the sinusoid bank to ``[B, F * hop]``."""
+    """Render ``[B, F, P]`` frame controls through the sinusoid bank to ``[B, F * hop]``.
+
+    Partials are gated with :func:`nyquist_gate` so that nothing sounds at or
+    above Nyquist.
+    """
     batch, frames, partials = freq0.shape
+    amp0 = amp0 * nyquist_gate(freq0, sample_rate)
     freq1, amp1 = next_frames(freq0), next_frames(amp0)
     rows = [t.reshape(batch * frames, partials) for t in (phase0, freq0, freq1, amp0, amp1)]
     audio = sinusoid_bank(*rows, hop_length, sample_rate)
@@ -48,8 +53,9 @@ class Harmonic(Processor):
 
     Partial ``k`` (``k = 1 .. H``) has frequency ``k * f0`` and amplitude
     ``amplitude * harmonic_distribution[..., k-1]``. Frame-rate controls are
-    interpolated linearly over each hop; partials at or above Nyquist are
-    silent, sample by sample. The phase of every partial is accumulated in
+    interpolated linearly over each hop. Partials never sound at or above
+    Nyquist: a partial that reaches it within a frame's neighbourhood is
+    faded out over one frame (see :func:`~ddsp_lab.core.sinusoids.nyquist_gate`). The phase of every partial is accumulated in
     float64 at frame rate and wrapped, so long notes keep their pitch.
 
     Args:

@@ -1,0 +1,1 @@
+"""Workflows: the jobs behind the command line, callable from Python."""
