@@ -1,9 +1,41 @@
-"""ddsp_lab: differentiable DSP synthesis in PyTorch."""
+"""ddsp_lab: differentiable DSP synthesis in PyTorch.
 
+Unit generators (``Harmonic``, ``FilteredNoise``, ``Oscillator``, ...) are
+``nn.Module`` s whose ``get_controls`` maps raw network outputs to physical
+controls and whose ``get_signal`` renders audio ``[batch, samples]`` from
+frame-rate controls ``[batch, frames, channels]``. Pure tensor functions live
+in :mod:`ddsp_lab.core`, DX7 voice data in :mod:`ddsp_lab.dx7`.
+"""
+
+from .features import compute_f0, compute_loudness, compute_mfcc
+from .io import load_audio, save_audio
 from .losses import MultiScaleSpectralLoss
-from .units.base import Processor
-from .units.harmonic import Harmonic, Sinusoidal
+from .units import (
+    ADSR,
+    LFO,
+    Add,
+    Biquad,
+    FilteredNoise,
+    FIRFilter,
+    Gain,
+    Harmonic,
+    KarplusStrong,
+    Mix,
+    Noise,
+    Oscillator,
+    ParametricReverb,
+    Processor,
+    Reverb,
+    Sinusoidal,
+    StateVariableFilter,
+    Wavetable,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["Processor", "Harmonic", "Sinusoidal", "MultiScaleSpectralLoss"]
+__all__ = [
+    "Processor", "Harmonic", "Sinusoidal", "Oscillator", "LFO", "Wavetable", "Noise", "FilteredNoise",
+    "FIRFilter", "Reverb", "ParametricReverb", "Biquad", "StateVariableFilter", "ADSR", "KarplusStrong",
+    "Add", "Mix", "Gain", "MultiScaleSpectralLoss", "compute_loudness", "compute_f0", "compute_mfcc",
+    "load_audio", "save_audio",
+]

@@ -24,6 +24,8 @@ from torch import nn
 
 from .core.checks import check_audio, check_sample_rate
 from .core.spectral import stft, stft_adjoint
+from .core.weighting import rfft_a_weighting_db
+from .features.mfcc import mel_filterbank
 
 
 class MultiScaleSpectralLoss(nn.Module):
@@ -84,29 +86,22 @@ class MultiScaleSpectralLoss(nn.Module):
         self.sample_rate = check_sample_rate(sample_rate) if sample_rate is not None else None
         self.eps = float(eps)
         for n in self.fft_sizes:
-            # float64 so that float64 inputs (gradcheck) get an exact window.
+            # Buffers in float64 so float64 inputs (gradcheck) are exact; cast on use.
             self.register_buffer(f"window_{n}", torch.hann_window(n, dtype=torch.float64), persistent=False)
-            bins = n // 2 + 1
-            weights = torch.ones(bins)
             if a_weighting:
-                from .core.weighting import a_weighting_db
-
-                freqs = torch.arange(bins, dtype=torch.float64) * (self.sample_rate / n)
-                weights = torch.pow(10.0, a_weighting_db(freqs) / 20.0).float()
-            self.register_buffer(f"bin_weights_{n}", weights, persistent=False)
+                gains = torch.pow(10.0, rfft_a_weighting_db(n, self.sample_rate, dtype=torch.float64) / 20.0)
+                self.register_buffer(f"bin_weights_{n}", gains, persistent=False)
             if n_mels:
-                import librosa
-
-                mel = librosa.filters.mel(sr=self.sample_rate, n_fft=n, n_mels=n_mels)
-                self.register_buffer(f"mel_{n}", torch.from_numpy(mel).T.contiguous(), persistent=False)
+                mel = mel_filterbank(self.sample_rate, n, n_mels, dtype=torch.float64)
+                self.register_buffer(f"mel_{n}", mel.T.contiguous(), persistent=False)
 
     def _compare(self, mag_pred: torch.Tensor, mag_target: torch.Tensor, n_fft: int) -> torch.Tensor:
         """Loss terms of one resolution from magnitudes ``[B, frames, bins]``."""
-        weights = getattr(self, f"bin_weights_{n_fft}")
         if self.a_weighting:
+            weights = getattr(self, f"bin_weights_{n_fft}").to(mag_pred.dtype)
             mag_pred, mag_target = mag_pred * weights, mag_target * weights
         if self.n_mels:
-            mel = getattr(self, f"mel_{n_fft}")
+            mel = getattr(self, f"mel_{n_fft}").to(mag_pred.dtype)
             mag_pred, mag_target = mag_pred @ mel, mag_target @ mel
         loss = mag_pred.new_zeros(())
         if self.linear_weight:

@@ -38,7 +38,8 @@ def accumulate_phase(
     Args:
         frequency_hz: ``[batch, samples]`` (or ``[batch, samples, channels]``).
         sample_rate: Hz.
-        initial_phase: radians, broadcastable to ``frequency_hz[:, 0]``.
+        initial_phase: radians at sample 0, shaped like ``frequency_hz[:, :1]``
+            (``[batch, 1]`` or ``[batch, 1, channels]``), or a scalar.
 
     Returns:
         Phase in radians, same shape and dtype as ``frequency_hz``.
@@ -46,7 +47,13 @@ def accumulate_phase(
     increments = frequency_hz.to(torch.float64) * (TWO_PI / sample_rate)
     phase = torch.cumsum(increments, dim=1) - increments
     if initial_phase is not None:
-        phase = phase + initial_phase.to(torch.float64).unsqueeze(1)
+        expected = frequency_hz[:, :1].shape
+        if initial_phase.dim() and initial_phase.shape != expected:
+            raise ValueError(
+                f"initial_phase must have shape {tuple(expected)} (one phase per signal), "
+                f"got {tuple(initial_phase.shape)}"
+            )
+        phase = phase + initial_phase.to(torch.float64)
     return wrap_phase(phase).to(frequency_hz.dtype)
 
 

@@ -12,26 +12,27 @@ Users who already have physical values call ``get_signal`` directly.
 
 from __future__ import annotations
 
+import abc
 from typing import Dict
 
 import torch
 from torch import nn
 
 
-class Processor(nn.Module):
+class Processor(nn.Module, abc.ABC):
     """Base class for unit generators and effects.
 
     Subclasses implement :meth:`get_controls` (returning a dict whose keys are
     the keyword arguments of :meth:`get_signal`) and :meth:`get_signal`.
     """
 
+    @abc.abstractmethod
     def get_controls(self, *args, **kwargs) -> Dict[str, torch.Tensor]:
         """Map raw inputs to a dict of physical controls for :meth:`get_signal`."""
-        raise NotImplementedError(f"{type(self).__name__} does not define get_controls")
 
+    @abc.abstractmethod
     def get_signal(self, *args, **kwargs) -> torch.Tensor:
-        """Render audio ``[batch, samples]`` from physical controls."""
-        raise NotImplementedError(f"{type(self).__name__} does not define get_signal")
+        """Render audio ``[batch, samples]`` (or a control signal) from physical controls."""
 
     def forward(self, *args, **kwargs) -> torch.Tensor:
         """``get_signal(**get_controls(*args, **kwargs))``."""

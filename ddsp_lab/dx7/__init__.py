@@ -1,0 +1,67 @@
+"""Yamaha DX7 patch data: voices, algorithms and sysex files.
+
+* :mod:`.voice`: :class:`Voice` and :class:`Operator` dataclasses, the VCED
+  (155-byte) and packed (128-byte) layouts, :data:`PARAMETER_RANGES`.
+* :mod:`.sysex`: :func:`read_syx`, :func:`write_bank`, :func:`write_voice`.
+* :mod:`.algorithms`: the 32 algorithms as routing tables and tensors.
+
+Pure data handling: nothing here renders audio.
+"""
+
+from .algorithms import (
+    ALGORITHMS,
+    Algorithm,
+    all_carrier_masks,
+    all_feedback_masks,
+    all_modulation_matrices,
+    carrier_mask,
+    feedback_mask,
+    get_algorithm,
+    modulation_matrix,
+)
+from .sysex import (
+    SysexChecksumWarning,
+    SysexError,
+    bank_bytes,
+    checksum,
+    read_syx,
+    voice_bytes,
+    write_bank,
+    write_voice,
+)
+from .voice import (
+    LFO_WAVEFORMS,
+    PARAMETER_RANGES,
+    SCALING_CURVES,
+    DX7RangeWarning,
+    Operator,
+    ParameterRange,
+    Voice,
+)
+
+__all__ = [
+    "ALGORITHMS",
+    "Algorithm",
+    "DX7RangeWarning",
+    "LFO_WAVEFORMS",
+    "Operator",
+    "PARAMETER_RANGES",
+    "ParameterRange",
+    "SCALING_CURVES",
+    "SysexChecksumWarning",
+    "SysexError",
+    "Voice",
+    "all_carrier_masks",
+    "all_feedback_masks",
+    "all_modulation_matrices",
+    "bank_bytes",
+    "carrier_mask",
+    "checksum",
+    "feedback_mask",
+    "get_algorithm",
+    "modulation_matrix",
+    "read_syx",
+    "voice_bytes",
+    "write_bank",
+    "write_voice",
+]
