@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .core.checks import check_audio, check_sample_rate
-from .core.spectral import stft, stft_adjoint
+from .core.spectral import adjoint_bin_scale, stft, stft_adjoint
 from .core.weighting import rfft_a_weighting_db
 from .features.mfcc import mel_filterbank
 
@@ -95,6 +95,24 @@ class MultiScaleSpectralLoss(nn.Module):
                 mel = mel_filterbank(self.sample_rate, n, n_mels, dtype=torch.float64)
                 self.register_buffer(f"mel_{n}", mel.T.contiguous(), persistent=False)
 
+    @property
+    def _plain_l1(self) -> bool:
+        """True for plain linear/log L1 on FFT bins, whose gradient has a closed form."""
+        return not (self.a_weighting or self.n_mels or self.convergence_weight)
+
+    def _plain_l1_with_gradient(self, mag_pred: torch.Tensor, mag_target: torch.Tensor):
+        """Loss and its gradient w.r.t. ``mag_pred`` for the plain L1 terms.
+
+        ``log`` is increasing, so ``sign(log(p+eps) - log(t+eps)) = sign(p - t)``
+        and both terms share one sign: ``dL/dp = sign(p - t) * (w_lin + w_log / (p + eps)) / N``.
+        """
+        diff = mag_pred - mag_target
+        log_ratio = torch.log((mag_pred + self.eps) / (mag_target + self.eps))
+        count = diff.numel()
+        loss = (self.linear_weight * diff.abs().sum() + self.log_weight * log_ratio.abs().sum()) / count
+        grad = torch.sign(diff) * ((self.linear_weight + self.log_weight / (mag_pred + self.eps)) / count)
+        return loss, grad
+
     def _compare(self, mag_pred: torch.Tensor, mag_target: torch.Tensor, n_fft: int) -> torch.Tensor:
         """Loss terms of one resolution from magnitudes ``[B, frames, bins]``."""
         if self.a_weighting:
@@ -138,20 +156,23 @@ class _MultiScaleSpectral(torch.autograd.Function):
             spec_target = stft(target, n_fft, hop, window)
             spec_pred = stft(pred, n_fft, hop, window)
             mag_target = spec_target.abs()
-            power = spec_pred.real.square() + spec_pred.imag.square()
-            # sqrt at 0 has an infinite slope: the floor keeps silence finite.
-            mag_pred = torch.sqrt(power.clamp_min(1e-12))
+            # |X| has an infinite slope at 0: the floor keeps silence finite.
+            mag_pred = spec_pred.abs().clamp_min_(1e-6)
             if not want_grad:
                 total = total + module._compare(mag_pred, mag_target, n_fft)
                 continue
-            with torch.enable_grad():
-                leaf = mag_pred.detach().requires_grad_(True)
-                loss = module._compare(leaf, mag_target, n_fft)
-                (grad_mag,) = torch.autograd.grad(loss, leaf)
+            if module._plain_l1:
+                loss, grad_mag = module._plain_l1_with_gradient(mag_pred, mag_target)
+            else:
+                with torch.enable_grad():
+                    leaf = mag_pred.detach().requires_grad_(True)
+                    loss = module._compare(leaf, mag_target, n_fft)
+                    (grad_mag,) = torch.autograd.grad(loss, leaf)
             total = total + loss.detach()
-            # d|X|/dX = X / |X| in the dL/dRe + i dL/dIm convention.
-            grad_spec = spec_pred * (grad_mag / mag_pred)
-            grad_pred += stft_adjoint(grad_spec, n_fft, hop, window, num_samples)
+            # d|X|/dX = X / |X| in the dL/dRe + i dL/dIm convention; the
+            # adjoint's per-bin scale is folded into this real factor.
+            factor = grad_mag.div_(mag_pred).mul_(adjoint_bin_scale(n_fft, pred.device, pred.dtype))
+            grad_pred += stft_adjoint(spec_pred.mul_(factor), n_fft, hop, window, num_samples, prescaled=True)
         ctx.save_for_backward(grad_pred if want_grad else None)
         return total
 

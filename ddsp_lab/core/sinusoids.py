@@ -139,10 +139,10 @@ class _SinusoidBank(torch.autograd.Function):
             g_ramp = g * ramp
             if need_amp:
                 s = _sines(p0, f0, f1 - f0, linear, quadratic)
-                # [rows, P, hop] @ [rows, hop, 2] -> sums of g*s and g*ramp*s over the frame.
-                sums = torch.bmm(s.transpose(1, 2), torch.stack([g, g_ramp], dim=2))
-                g_a0 = (sums[..., 0] - sums[..., 1]) * audible
-                g_a1 = sums[..., 1] * audible
+                # [rows, 2, hop] @ [rows, hop, P]: sums of g*s and g*ramp*s over the frame.
+                sums = torch.bmm(torch.stack([g, g_ramp], dim=1), s)
+                g_a0 = (sums[:, 0] - sums[:, 1]) * audible
+                g_a1 = sums[:, 1] * audible
                 _scatter(grads[3], sl, cols, g_a0)
                 _scatter(grads[4], sl, cols, g_a1)
             if need_phase:
@@ -150,13 +150,13 @@ class _SinusoidBank(torch.autograd.Function):
                 # dy/dphase_j = a(j) * cos(phase_j) with a(j) = a0 + (a1 - a0) * ramp_j.
                 weights = torch.stack(
                     [g, g_ramp, g * weights_f0, g_ramp * weights_f0, g * quadratic, g_ramp * quadratic],
-                    dim=2,
+                    dim=1,
                 )
-                sums = torch.bmm(c.transpose(1, 2), weights)
+                sums = torch.bmm(weights, c)
                 da = a1 - a0
-                g_phase = a0 * sums[..., 0] + da * sums[..., 1]
-                g_f0 = a0 * sums[..., 2] + da * sums[..., 3]
-                g_f1 = a0 * sums[..., 4] + da * sums[..., 5]
+                g_phase = a0 * sums[:, 0] + da * sums[:, 1]
+                g_f0 = a0 * sums[:, 2] + da * sums[:, 3]
+                g_f1 = a0 * sums[:, 4] + da * sums[:, 5]
                 _scatter(grads[0], sl, cols, g_phase)
                 _scatter(grads[1], sl, cols, g_f0)
                 _scatter(grads[2], sl, cols, g_f1)

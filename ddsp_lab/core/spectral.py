@@ -67,22 +67,39 @@ def stft(audio: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor)
     return torch.fft.rfft(frame_signal(audio, n_fft, hop_length) * window, dim=-1)
 
 
+def adjoint_bin_scale(n_fft: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Per-bin factors ``[n_fft // 2 + 1]`` that turn ``irfft`` into the adjoint of ``rfft``.
+
+    ``n_fft`` for the DC bin (and the Nyquist bin of an even ``n_fft``),
+    ``n_fft / 2`` for the others, which ``irfft`` counts twice.
+    """
+    scale = torch.full((n_fft // 2 + 1,), n_fft / 2.0, device=device, dtype=dtype)
+    scale[0] = n_fft
+    if n_fft % 2 == 0:
+        scale[-1] = n_fft
+    return scale
+
+
 def stft_adjoint(
-    grad_spectrum: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, num_samples: int
+    grad_spectrum: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    window: torch.Tensor,
+    num_samples: int,
+    prescaled: bool = False,
 ) -> torch.Tensor:
     """Gradient with respect to audio from a gradient with respect to :func:`stft`'s output.
 
     ``grad_spectrum`` holds ``dL/dRe + i dL/dIm`` per bin, ``[B, frames, bins]``.
     For a real frame ``a``, ``dL/da[n] = sum_f Re(G_f exp(2 pi i f n / N))``
-    over the one-sided bins, which is ``N * irfft`` of ``G`` with the interior
-    bins halved.
+    over the one-sided bins, which is ``irfft`` of ``G`` scaled by
+    :func:`adjoint_bin_scale`. Pass ``prescaled=True`` when that scale has
+    already been applied (it saves a pass over the spectrum).
 
     Returns:
         ``[B, num_samples]``.
     """
-    scaled = grad_spectrum.clone()
-    last = n_fft // 2 if n_fft % 2 == 0 else None
-    interior = slice(1, last)
-    scaled[..., interior] *= 0.5
-    frames_grad = torch.fft.irfft(scaled, n=n_fft, dim=-1) * n_fft
-    return overlap_add(frames_grad * window, hop_length, num_samples)
+    if not prescaled:
+        grad_spectrum = grad_spectrum * adjoint_bin_scale(n_fft, grad_spectrum.device, window.dtype)
+    frames_grad = torch.fft.irfft(grad_spectrum, n=n_fft, dim=-1)
+    return overlap_add(frames_grad.mul_(window), hop_length, num_samples)
