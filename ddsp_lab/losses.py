@@ -141,13 +141,15 @@ class MultiScaleSpectralLoss(nn.Module):
             raise ValueError(
                 f"pred and target must have the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}"
             )
-        return _MultiScaleSpectral.apply(pred, target.detach(), self)
+        # Function.forward always runs with grad mode off, so whether the
+        # gradient is wanted has to be decided here.
+        want_grad = pred.requires_grad and torch.is_grad_enabled()
+        return _MultiScaleSpectral.apply(pred, target.detach(), self, want_grad)
 
 
 class _MultiScaleSpectral(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, pred, target, module):
-        want_grad = ctx.needs_input_grad[0]
+    def forward(ctx, pred, target, module, want_grad):
         total = pred.new_zeros(())
         grad_pred = torch.zeros_like(pred) if want_grad else None
         num_samples = pred.shape[-1]
@@ -179,4 +181,4 @@ class _MultiScaleSpectral(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output):
         (grad_pred,) = ctx.saved_tensors
-        return grad_pred * grad_output, None, None
+        return grad_pred * grad_output, None, None, None

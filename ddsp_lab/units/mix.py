@@ -175,9 +175,11 @@ class Mix(Processor):
                 "Mix needs signals of one shape"
             )
         amount = control_to_audio_rate(mix, "mix", signal_a, self.hop_length)
-        if bool(((amount < 0) | (amount > 1)).any()):
+        # Checked before upsampling: interpolation stays within the frames' range.
+        given = amount if isinstance(mix, (int, float)) else mix
+        if bool(((given < 0) | (given > 1)).any()):
             raise ValueError(
-                f"mix must lie in [0, 1], got values in [{float(amount.min()):.6g}, {float(amount.max()):.6g}]"
+                f"mix must lie in [0, 1], got values in [{float(given.min()):.6g}, {float(given.max()):.6g}]"
             )
         if self.equal_power:
             angle = amount * (math.pi / 2.0)
