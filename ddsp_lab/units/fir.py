@@ -78,13 +78,17 @@ class FIRFilter(Processor):
         """Centre frequency of each band in Hz, ``[n_bands]``, 0 Hz to Nyquist."""
         return torch.linspace(0.0, self.sample_rate / 2.0, self.n_bands, dtype=torch.float64)
 
-    def get_controls(self, audio: torch.Tensor, magnitudes: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Pass ``audio`` through and map raw ``[B, F, n_bands]`` magnitudes with ``scale_fn``."""
-        check_tensor(audio, "audio", ndim=2)
+    def scale_magnitudes(self, magnitudes: torch.Tensor) -> torch.Tensor:
+        """Map raw ``[B, F, n_bands]`` network outputs to magnitudes: ``scale_fn(raw + initial_bias)``."""
         check_controls(magnitudes, "magnitudes", channels=self.n_bands)
         if self.scale_fn is not None:
             magnitudes = self.scale_fn(magnitudes + self.initial_bias)
-        return {"audio": audio, "magnitudes": magnitudes}
+        return magnitudes
+
+    def get_controls(self, audio: torch.Tensor, magnitudes: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """Pass ``audio`` through and map raw ``[B, F, n_bands]`` magnitudes with ``scale_fn``."""
+        check_tensor(audio, "audio", ndim=2)
+        return {"audio": audio, "magnitudes": self.scale_magnitudes(magnitudes)}
 
     def get_signal(self, audio: torch.Tensor, magnitudes: torch.Tensor) -> torch.Tensor:
         """Filter the audio.

@@ -12,16 +12,10 @@ from ..core.checks import (
     check_nonnegative,
     check_sample_rate,
 )
-from ..core.convolution import (
-    check_crossfade,
-    check_fir_window,
-    check_ir_length,
-    check_n_bands,
-    time_varying_fir,
-)
 from ..core.conversions import exp_sigmoid
 from ..core.upsample import upsample_linear
 from .base import Processor
+from .fir import FIRFilter
 
 NOISE_DISTRIBUTIONS = ("uniform", "normal")
 
@@ -138,15 +132,16 @@ class Noise(Processor):
         return noise * upsample_linear(amplitude, self.hop_length)[..., 0]
 
 
-class FilteredNoise(Processor):
+class FilteredNoise(FIRFilter):
     """DDSP filtered noise: white noise through a time-varying linear-phase FIR.
 
     Every control frame gives the filter's magnitude response at ``n_bands``
     frequencies spaced uniformly from 0 Hz to Nyquist (band ``k`` at
     ``k * sample_rate / (2 * (n_bands - 1))`` Hz). Uniform noise on
-    ``[-1, 1)`` is filtered with :func:`~ddsp_lab.core.convolution.time_varying_fir`,
-    so the output power spectral density follows ``magnitudes ** 2 / 3``
-    (per sample, two-sided) and the output lines up with the controls.
+    ``[-1, 1)`` goes through the :class:`~ddsp_lab.units.fir.FIRFilter` of
+    those magnitudes, so the output power spectral density follows
+    ``magnitudes ** 2 / 3`` (per sample, two-sided) and the output lines up
+    with the controls.
 
     Args:
         sample_rate: audio sample rate in Hz (sets the band frequencies).
@@ -183,30 +178,15 @@ class FilteredNoise(Processor):
         initial_bias: float = -5.0,
         seed: Optional[int] = None,
     ):
-        super().__init__()
-        self.sample_rate = check_sample_rate(sample_rate)
-        self.hop_length = check_hop_length(hop_length)
-        self.n_bands = check_n_bands(n_bands)
-        self.ir_length = check_ir_length(ir_length, self.n_bands)
-        self.window = check_fir_window(window)
-        self.crossfade = check_crossfade(crossfade)
-        self.scale_fn = scale_fn
-        self.initial_bias = float(initial_bias)
+        super().__init__(sample_rate, hop_length, n_bands, ir_length, window, crossfade, scale_fn, initial_bias)
         self.seed = _check_seed(seed)
-
-    def band_frequencies_hz(self) -> torch.Tensor:
-        """Centre frequency of each band in Hz, ``[n_bands]``, 0 Hz to Nyquist."""
-        return torch.linspace(0.0, self.sample_rate / 2.0, self.n_bands, dtype=torch.float64)
 
     def get_controls(self, magnitudes: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Map raw ``[B, F, n_bands]`` network outputs to magnitudes ``>= 0``.
 
         ``scale_fn(magnitudes + initial_bias)``.
         """
-        check_controls(magnitudes, "magnitudes", channels=self.n_bands)
-        if self.scale_fn is not None:
-            magnitudes = self.scale_fn(magnitudes + self.initial_bias)
-        return {"magnitudes": magnitudes}
+        return {"magnitudes": self.scale_magnitudes(magnitudes)}
 
     def get_signal(self, magnitudes: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Render filtered noise.
@@ -220,12 +200,10 @@ class FilteredNoise(Processor):
             ``[B, F * hop_length]`` audio.
         """
         check_controls(magnitudes, "magnitudes", channels=self.n_bands)
-        check_nonnegative(magnitudes, "magnitudes")
         batch, frames, _ = magnitudes.shape
         if generator is None:
             generator = _seeded_generator(self.seed, magnitudes.device)
         noise = white_noise(
             (batch, frames * self.hop_length), "uniform", generator, magnitudes.device, magnitudes.dtype
         )
-        return time_varying_fir(noise, magnitudes, self.hop_length, self.ir_length, self.window, self.crossfade)
-
+        return super().get_signal(noise, magnitudes)
