@@ -17,6 +17,26 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _render(args: argparse.Namespace) -> int:
+    from .workflows.dx7_render import render_syx
+
+    voice = int(args.voice) if args.voice.isdigit() else args.voice
+    path = render_syx(
+        args.bank, voice, note=args.note, velocity=args.velocity, gate_s=args.gate,
+        duration_s=args.duration, sample_rate=args.sample_rate, out_path=args.output,
+    )
+    print(f"Wrote {path}")
+    return 0
+
+
+def _syx_list(args: argparse.Namespace) -> int:
+    from .workflows.dx7_render import list_syx
+
+    for line in list_syx(args.bank):
+        print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ddsp-lab`` (one sub-command per workflow)."""
     parser = argparse.ArgumentParser(prog="ddsp-lab", description="Differentiable DSP synthesis toolkit.")
@@ -29,6 +49,24 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample-rate", type=int, default=16000, help="Hz (default: %(default)s)")
     demo.add_argument("--seconds", type=float, default=2.0, help="length of each sound (default: %(default)s)")
     demo.set_defaults(handler=_demo)
+
+    render = commands.add_parser("render", help="render one voice of a DX7 .syx bank or voice file to WAV")
+    render.add_argument("bank", help="a .syx file: 32-voice bank (4104 bytes) or single voice (163 bytes)")
+    render.add_argument("--voice", default="1", help="1-based voice number or voice name (default: %(default)s)")
+    render.add_argument("--note", type=int, default=60, help="MIDI note 0-127 (default: %(default)s)")
+    render.add_argument("--velocity", type=int, default=100, help="MIDI velocity 1-127 (default: %(default)s)")
+    render.add_argument("--gate", type=float, default=1.0, help="seconds until note-off (default: %(default)s)")
+    render.add_argument("--duration", type=float, default=2.0, help="seconds rendered (default: %(default)s)")
+    render.add_argument("--sample-rate", type=int, default=44100, help="Hz (default: %(default)s)")
+    render.add_argument("-o", "--output", default="out.wav", help="WAV or FLAC path (default: %(default)s)")
+    render.set_defaults(handler=_render)
+
+    syx = commands.add_parser("syx", help="inspect DX7 .syx files")
+    syx_commands = syx.add_subparsers(dest="syx_command", metavar="SYX_COMMAND")
+    syx_commands.required = True
+    syx_list = syx_commands.add_parser("list", help="list the voices of a .syx file")
+    syx_list.add_argument("bank", help="a .syx file")
+    syx_list.set_defaults(handler=_syx_list)
     return parser
 
 

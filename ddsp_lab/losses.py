@@ -28,6 +28,9 @@ from .core.weighting import rfft_a_weighting_db
 from .features.mfcc import mel_filterbank
 
 
+MAGNITUDE_FLOOR = 1e-6
+
+
 class MultiScaleSpectralLoss(nn.Module):
     """Multi-resolution STFT magnitude loss, ``pred`` vs ``target`` audio.
 
@@ -157,9 +160,10 @@ class _MultiScaleSpectral(torch.autograd.Function):
             window = getattr(module, f"window_{n_fft}").to(pred.dtype)
             spec_target = stft(target, n_fft, hop, window)
             spec_pred = stft(pred, n_fft, hop, window)
-            mag_target = spec_target.abs()
             # |X| has an infinite slope at 0: the floor keeps silence finite.
-            mag_pred = spec_pred.abs().clamp_min_(1e-6)
+            # Both sides get it, so identical signals give exactly zero.
+            mag_target = spec_target.abs().clamp_min_(MAGNITUDE_FLOOR)
+            mag_pred = spec_pred.abs().clamp_min_(MAGNITUDE_FLOOR)
             if not want_grad:
                 total = total + module._compare(mag_pred, mag_target, n_fft)
                 continue

@@ -27,3 +27,37 @@ def test_demo_rejects_bad_arguments(tmp_path, capsys):
     assert "seconds must be finite and > 0" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path), "--sample-rate", "4000"]) == 2
     assert "at least 8000 Hz" in capsys.readouterr().err
+
+
+BANK = __import__("pathlib").Path(__file__).parent / "data" / "dx7" / "rom1a.syx"
+
+
+def test_syx_list_prints_every_voice(capsys):
+    assert main(["syx", "list", str(BANK)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # A header and the 32 voices of the bank, first and last by name.
+    assert len(lines) == 33
+    assert "BRASS   1" in lines[1] and lines[1].split()[0] == "1"
+    assert lines[-1].split()[0] == "32"
+
+
+def test_render_writes_the_engine_output(tmp_path):
+    from ddsp_lab.dx7 import read_syx, render_voice
+
+    out = tmp_path / "epiano.wav"
+    args = ["render", str(BANK), "--voice", "e.piano 1", "--note", "64", "--velocity", "90",
+            "--gate", "0.3", "--duration", "0.5", "--sample-rate", "16000", "-o", str(out)]
+    assert main(args) == 0
+    audio, sr = sf.read(out, dtype="float32")
+    assert sr == 16000 and audio.shape == (8000,)
+    voice = next(v for v in read_syx(BANK) if v.display_name == "E.PIANO 1")
+    expected = render_voice(voice, note=64, velocity=90, gate_s=0.3, duration_s=0.5, sample_rate=16000)[0].numpy()
+    # Written as 32-bit float WAV: identical samples.
+    assert np.array_equal(audio, expected)
+
+
+def test_render_reports_unknown_voices(tmp_path, capsys):
+    assert main(["render", str(BANK), "--voice", "EPIANO", "-o", str(tmp_path / "x.wav")]) == 2
+    assert "close matches" in capsys.readouterr().err
+    assert main(["render", str(BANK), "--voice", "40", "-o", str(tmp_path / "x.wav")]) == 2
+    assert "out of range" in capsys.readouterr().err

@@ -4,8 +4,10 @@
   (155-byte) and packed (128-byte) layouts, :data:`PARAMETER_RANGES`.
 * :mod:`.sysex`: :func:`read_syx`, :func:`write_bank`, :func:`write_voice`.
 * :mod:`.algorithms`: the 32 algorithms as routing tables and tensors.
-
-Pure data handling: nothing here renders audio.
+* :mod:`.tables`, :mod:`.controls`, :mod:`.engine`: the voice engine, which
+  renders a voice the way Dexed's engine does (sample-identical on the
+  reference renders): :func:`render_voice`, or :func:`voice_controls` (the
+  per-block envelopes, pitches and LFO) followed by :func:`render_controls`.
 """
 
 from .algorithms import (
@@ -19,6 +21,7 @@ from .algorithms import (
     get_algorithm,
     modulation_matrix,
 )
+from .engine import VoiceControls, render_controls, render_voice, voice_controls
 from .sysex import (
     SysexChecksumWarning,
     SysexError,
@@ -51,6 +54,7 @@ __all__ = [
     "SysexChecksumWarning",
     "SysexError",
     "Voice",
+    "VoiceControls",
     "all_carrier_masks",
     "all_feedback_masks",
     "all_modulation_matrices",
@@ -61,7 +65,10 @@ __all__ = [
     "get_algorithm",
     "modulation_matrix",
     "read_syx",
+    "render_controls",
+    "render_voice",
     "voice_bytes",
+    "voice_controls",
     "write_bank",
     "write_voice",
 ]
