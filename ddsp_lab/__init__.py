@@ -4,11 +4,15 @@ Unit generators (``Harmonic``, ``FilteredNoise``, ``Oscillator``, ...) are
 ``nn.Module`` s whose ``get_controls`` maps raw network outputs to physical
 controls and whose ``get_signal`` renders audio ``[batch, samples]`` from
 frame-rate controls ``[batch, frames, channels]``. Pure tensor functions live
-in :mod:`ddsp_lab.core`, DX7 voice data in :mod:`ddsp_lab.dx7`.
+in :mod:`ddsp_lab.core`, DX7 voices, sysex and the DX7 engine in
+:mod:`ddsp_lab.dx7`, synth graphs in :mod:`ddsp_lab.graph`.
 """
 
+from .dx7 import Voice, read_syx, render_voice, write_bank, write_voice
 from .features import compute_f0, compute_loudness, compute_mfcc
 from .io import load_audio, save_audio
+from .graph import External, Fixed, Graph, Learnable, Note, load_preset, save_preset
+from .graph import fit as fit_graph
 from .losses import MultiScaleSpectralLoss
 from .units import (
     ADSR,
@@ -17,6 +21,7 @@ from .units import (
     Biquad,
     FilteredNoise,
     FIRFilter,
+    FMSynth,
     Gain,
     Harmonic,
     KarplusStrong,
@@ -35,7 +40,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Processor", "Harmonic", "Sinusoidal", "Oscillator", "LFO", "Wavetable", "Noise", "FilteredNoise",
-    "FIRFilter", "Reverb", "ParametricReverb", "Biquad", "StateVariableFilter", "ADSR", "KarplusStrong",
+    "FIRFilter", "FMSynth", "Reverb", "ParametricReverb", "Biquad", "StateVariableFilter", "ADSR", "KarplusStrong",
     "Add", "Mix", "Gain", "MultiScaleSpectralLoss", "compute_loudness", "compute_f0", "compute_mfcc",
     "load_audio", "save_audio",
+    "Voice", "read_syx", "render_voice", "write_bank", "write_voice",
+    "Graph", "Note", "Fixed", "Learnable", "External", "load_preset", "save_preset", "fit_graph",
 ]

@@ -37,6 +37,17 @@ def _syx_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _graph_render(args: argparse.Namespace) -> int:
+    from .workflows.graph_render import render_preset
+
+    path = render_preset(
+        args.preset, note=args.note, velocity=args.velocity, duration_s=args.duration,
+        gate_s=args.gate, sample_rate=args.sample_rate, out_path=args.output,
+    )
+    print(f"Wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ddsp-lab`` (one sub-command per workflow)."""
     parser = argparse.ArgumentParser(prog="ddsp-lab", description="Differentiable DSP synthesis toolkit.")
@@ -67,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
     syx_list = syx_commands.add_parser("list", help="list the voices of a .syx file")
     syx_list.add_argument("bank", help="a .syx file")
     syx_list.set_defaults(handler=_syx_list)
+
+    graph = commands.add_parser("graph", help="custom synth graphs")
+    graph_commands = graph.add_subparsers(dest="graph_command", metavar="GRAPH_COMMAND")
+    graph_commands.required = True
+    graph_render = graph_commands.add_parser("render", help="play one note through a graph preset to WAV or FLAC")
+    graph_render.add_argument("preset", help="a graph preset .json")
+    graph_render.add_argument("--note", type=float, default=60, help="MIDI note (default: %(default)s)")
+    graph_render.add_argument("--velocity", type=float, default=100, help="0-127 (default: %(default)s)")
+    graph_render.add_argument("--gate", type=float, default=1.0, help="seconds until note-off (default: %(default)s)")
+    graph_render.add_argument("--duration", type=float, default=2.0, help="seconds rendered (default: %(default)s)")
+    graph_render.add_argument("--sample-rate", type=int, default=None, help="Hz (default: the preset's)")
+    graph_render.add_argument("-o", "--output", default="out.wav", help="WAV or FLAC path (default: %(default)s)")
+    graph_render.set_defaults(handler=_graph_render)
     return parser
 
 
