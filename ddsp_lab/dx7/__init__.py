@@ -8,6 +8,9 @@
   renders a voice the way Dexed's engine does (sample-identical on the
   reference renders): :func:`render_voice`, or :func:`voice_controls` (the
   per-block envelopes, pitches and LFO) followed by :func:`render_controls`.
+* :mod:`.relaxed`: :class:`RelaxedVoice`, the differentiable relaxation of a
+  voice (continuous envelope rates and levels, output levels, frequencies,
+  detunes and feedback) that quantises back with ``to_voice()``.
 """
 
 from .algorithms import (
@@ -22,6 +25,7 @@ from .algorithms import (
     modulation_matrix,
 )
 from .engine import VoiceControls, render_controls, render_voice, voice_controls
+from .relaxed import LEARNABLE_GROUPS, RelaxedControls, RelaxedVoice
 from .sysex import (
     SysexChecksumWarning,
     SysexError,
@@ -48,8 +52,11 @@ __all__ = [
     "DX7RangeWarning",
     "LFO_WAVEFORMS",
     "Operator",
+    "LEARNABLE_GROUPS",
     "PARAMETER_RANGES",
     "ParameterRange",
+    "RelaxedControls",
+    "RelaxedVoice",
     "SCALING_CURVES",
     "SysexChecksumWarning",
     "SysexError",
