@@ -8,6 +8,7 @@ in :mod:`ddsp_lab.core`, DX7 voices, sysex and the DX7 engine in
 :mod:`ddsp_lab.dx7`, synth graphs in :mod:`ddsp_lab.graph`.
 """
 
+from .data import PreparedDataset, PrepareReport, load_manifest, prepare_dataset
 from .dx7 import Voice, read_syx, render_voice, write_bank, write_voice
 from .features import compute_f0, compute_loudness, compute_mfcc
 from .io import load_audio, save_audio
@@ -44,5 +45,6 @@ __all__ = [
     "Add", "Mix", "Gain", "MultiScaleSpectralLoss", "compute_loudness", "compute_f0", "compute_mfcc",
     "load_audio", "save_audio",
     "Voice", "read_syx", "render_voice", "write_bank", "write_voice",
+    "prepare_dataset", "PreparedDataset", "PrepareReport", "load_manifest",
     "Graph", "Note", "Fixed", "Learnable", "External", "load_preset", "save_preset", "fit_graph",
 ]

@@ -17,6 +17,30 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare(args: argparse.Namespace) -> int:
+    from .data import prepare_dataset
+
+    try:
+        report = prepare_dataset(
+            args.audio_dir, args.dataset_dir, sample_rate=args.sample_rate, hop_length=args.hop_length,
+            example_seconds=args.example_seconds, hop_seconds=args.hop_seconds,
+            validation_fraction=args.validation_fraction, validation_files=args.validation_files,
+            seed=args.seed, crepe_model=args.crepe_model, device=args.device, min_rms_db=args.min_rms_db,
+            normalize=args.normalize, mfcc_coefficients=None if args.mfcc == 0 else args.mfcc,
+            overwrite=args.overwrite, progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"ddsp-lab prepare: interrupted; finished recordings are cached in {args.dataset_dir}, "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(report.format_table())
+    print(f"Manifest: {report.manifest_path}")
+    return 0
+
+
 def _render(args: argparse.Namespace) -> int:
     from .workflows.dx7_render import render_syx
 
@@ -60,6 +84,42 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--sample-rate", type=int, default=16000, help="Hz (default: %(default)s)")
     demo.add_argument("--seconds", type=float, default=2.0, help="length of each sound (default: %(default)s)")
     demo.set_defaults(handler=_demo)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="turn a folder of recordings into a training dataset (f0, loudness, examples, splits)",
+        description="Scan AUDIO_DIR recursively, resample every readable recording, compute CREPE f0 with "
+        "confidence, loudness and MFCCs once per recording, cut training examples and split by recording "
+        "into DATASET_DIR. Rerunning resumes: finished recordings are not analysed again.",
+    )
+    prepare.add_argument("audio_dir", help="folder of recordings (any format and sample rate libsndfile reads)")
+    prepare.add_argument("dataset_dir", help="output folder (created; dataset.json and files/)")
+    prepare.add_argument("--sample-rate", type=int, default=16000, help="the model's rate in Hz (default: %(default)s)")
+    prepare.add_argument("--hop-length", type=int, default=64, help="samples between frames (default: %(default)s)")
+    prepare.add_argument("--example-seconds", type=float, default=4.0,
+                         help="length of one example in seconds (default: %(default)s)")
+    prepare.add_argument("--hop-seconds", type=float, default=None,
+                         help="seconds between example starts; less than --example-seconds overlaps "
+                              "(default: the example length, no overlap)")
+    prepare.add_argument("--validation-fraction", type=float, default=0.1,
+                         help="share of recordings held out for validation, 0 to <1 (default: %(default)s)")
+    prepare.add_argument("--validation-files", action="append", default=None, metavar="PATTERN",
+                         help="glob matched against relative paths, names and stems, e.g. '*bwv1002_mov8*'; "
+                              "repeat for several; replaces --validation-fraction")
+    prepare.add_argument("--seed", type=int, default=0, help="seed of the validation pick (default: %(default)s)")
+    prepare.add_argument("--crepe-model", choices=("full", "tiny"), default="full",
+                         help="CREPE capacity; tiny is about 20 times cheaper (default: %(default)s)")
+    prepare.add_argument("--device", default=None,
+                         help="where CREPE runs, e.g. cpu or cuda (default: cuda if available)")
+    prepare.add_argument("--min-rms-db", type=float, default=-60.0,
+                         help="silence threshold in dBFS RMS for recordings and examples (default: %(default)s)")
+    prepare.add_argument("--normalize", action="store_true", help="peak-normalise every recording to 0 dBFS")
+    prepare.add_argument("--mfcc", type=int, default=30, metavar="N",
+                         help="MFCCs per frame to cache, 0 for none (default: %(default)s)")
+    prepare.add_argument("--overwrite", action="store_true",
+                         help="replace data prepared in DATASET_DIR with other feature settings")
+    prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    prepare.set_defaults(handler=_prepare)
 
     render = commands.add_parser("render", help="render one voice of a DX7 .syx bank or voice file to WAV")
     render.add_argument("bank", help="a .syx file: 32-voice bank (4104 bytes) or single voice (163 bytes)")
