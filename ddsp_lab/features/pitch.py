@@ -142,26 +142,62 @@ def _log_transitions() -> Tuple[torch.Tensor, torch.Tensor]:
 
 def _viterbi_bins(salience: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Most likely bin path ``[B, F]`` for salience ``[B, F, 360]`` (float64, CPU)."""
-    batch, frames, _ = salience.shape
     emission = salience.clamp(min=1e-30) * allowed
     emission = emission / emission.sum(dim=-1, keepdim=True)
     log_emission = torch.log(emission)  # -inf outside [fmin, fmax]
     sources, log_transition = _log_transitions()
-    score = log_emission[:, 0] - math.log(int(allowed.sum()))
-    back = torch.empty(frames, batch, CREPE_BINS, dtype=torch.int16)
-    # Sequential over frames only; each step is vectorised over batch and bins.
-    for frame in range(1, frames):
-        candidates = score[:, sources] + log_transition
-        best, choice = candidates.max(dim=-1)
-        back[frame] = choice.to(torch.int16)
-        score = best + log_emission[:, frame]
-    path = torch.empty(batch, frames, dtype=torch.long)
-    path[:, -1] = score.argmax(dim=-1)
-    rows = torch.arange(batch)
-    for frame in range(frames - 1, 0, -1):
-        step = back[frame, rows, path[:, frame]].long()
-        path[:, frame - 1] = sources[path[:, frame], step]
-    return path
+    initial = -math.log(int(allowed.sum()))
+    path = _viterbi_kernel()(
+        log_emission.numpy(), sources.numpy().astype("int64"), log_transition.numpy(), initial
+    )
+    return torch.from_numpy(path)
+
+
+_VITERBI = None
+
+
+def _viterbi_kernel():
+    """The compiled Viterbi recursion (frames are sequential: a Python loop of
+    small torch operations costs far more than the arithmetic)."""
+    global _VITERBI
+    if _VITERBI is None:
+        import numba
+        import numpy as np
+
+        @numba.njit(cache=True)
+        def viterbi(log_emission, sources, log_transition, initial):
+            batch, frames, bins = log_emission.shape
+            steps = sources.shape[1]
+            path = np.empty((batch, frames), dtype=np.int64)
+            back = np.empty((frames, bins), dtype=np.int64)
+            score = np.empty(bins)
+            new_score = np.empty(bins)
+            for b in range(batch):
+                for j in range(bins):
+                    score[j] = log_emission[b, 0, j] + initial
+                for f in range(1, frames):
+                    for j in range(bins):
+                        best = -np.inf
+                        choice = sources[j, 0]
+                        for k in range(steps):
+                            value = score[sources[j, k]] + log_transition[j, k]
+                            if value > best:
+                                best = value
+                                choice = sources[j, k]
+                        new_score[j] = best + log_emission[b, f, j]
+                        back[f, j] = choice
+                    score[:] = new_score
+                last = 0
+                for j in range(1, bins):
+                    if score[j] > score[last]:
+                        last = j
+                path[b, frames - 1] = last
+                for f in range(frames - 1, 0, -1):
+                    path[b, f - 1] = back[f, path[b, f]]
+            return path
+
+        _VITERBI = viterbi
+    return _VITERBI
 
 
 def _local_average_cents(salience: torch.Tensor, bins: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
