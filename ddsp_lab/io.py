@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Optional, Tuple, Union
+from typing import Callable, Optional, Tuple, Union
 
 import numpy as np
 import soundfile
@@ -161,26 +161,15 @@ def save_audio(
                 "scale it down or save with subtype='float' (WAV)"
             )
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"folder for {path} does not exist: {folder}")
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=extension, dir=folder)
-    os.close(handle)
-    try:
+    def write(temporary: str) -> None:
         try:
             soundfile.write(
                 temporary, _encode(data, chosen_subtype), sample_rate, subtype=chosen_subtype, format=format_name
             )
         except soundfile.LibsndfileError as error:
             raise ValueError(f"could not write {path} as {format_name}/{chosen_subtype}: {error}") from error
-        # mkstemp creates the file private (0600); give it the permissions
-        # an ordinary new file would get.
-        os.chmod(temporary, 0o666 & ~_current_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+
+    write_atomic(path, write)
 
 
 def _encode(data: np.ndarray, subtype: str) -> np.ndarray:
@@ -206,3 +195,51 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_atomic(path, write: Callable[[str], None]) -> str:
+    """Write a file through ``write(temporary_path)``, then move it over ``path``.
+
+    The temporary file lives in the destination folder and is moved with
+    ``os.replace``, so an interrupted write never leaves a truncated file and
+    readers never see a partial one. The result keeps the permissions of the
+    file it replaces, or gets those of an ordinary new file (``mkstemp``
+    alone would make it private).
+
+    Args:
+        path: destination; its folder must exist.
+        write: called with the temporary path; writes the whole file there.
+
+    Returns:
+        ``path`` as a string.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"folder for {path} does not exist: {folder}")
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~_current_umask()
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def write_bytes_atomic(path, payload: bytes) -> str:
+    """Write ``payload`` to ``path`` atomically (see :func:`write_atomic`); returns the path."""
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as stream:
+            stream.write(payload)
+
+    return write_atomic(path, write)
+
+
+def write_text_atomic(path, text: str) -> str:
+    """Write UTF-8 ``text`` to ``path`` atomically (see :func:`write_atomic`); returns the path."""
+    return write_bytes_atomic(path, text.encode("utf-8"))

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -40,7 +39,7 @@ from ..core.checks import check_hop_length, check_positive, check_sample_rate
 from ..core.resample import resampled_length
 from ..features import compute_f0, compute_loudness, compute_mfcc, frame_count
 from ..features.pitch import CREPE_SAMPLE_RATE
-from ..io import load_audio
+from ..io import load_audio, write_atomic
 
 PathLike = Union[str, os.PathLike]
 
@@ -752,19 +751,13 @@ def _reusable_cache(path: str, sha256: str, features: dict) -> Optional[dict]:
 
 
 def _write_atomic(path: str, write: Callable) -> None:
-    """Write a file through ``write(binary_handle)`` to a temporary name, then rename it over ``path``."""
-    folder = os.path.dirname(path)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
+    """Write a file through ``write(binary_handle)`` atomically (:func:`ddsp_lab.io.write_atomic`)."""
+
+    def through_handle(temporary: str) -> None:
+        with open(temporary, "wb") as stream:
             write(stream)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+
+    write_atomic(path, through_handle)
 
 
 # ----------------------------------------------------------------------------- analysis

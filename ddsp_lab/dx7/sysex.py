@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import List, Sequence, Tuple, Union
 
+from ..io import write_bytes_atomic
 from .voice import PACKED_SIZE, VCED_SIZE, Voice
 
 YAMAHA_ID = 0x43
@@ -265,26 +265,7 @@ def bank_bytes(voices: Sequence[Voice], *, midi_channel: int = 1, clamp: bool = 
 
 
 def _write_atomic(path: PathLike, payload: bytes) -> Path:
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    # mkstemp creates the file private (0600); give the result the usual
-    # permissions of a new file, or keep those of the file being replaced.
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        os.chmod(temp_name, mode)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        try:
-            os.unlink(temp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return Path(write_bytes_atomic(path, payload))
 
 
 def write_voice(path: PathLike, voice: Voice, *, midi_channel: int = 1, clamp: bool = False) -> Path:

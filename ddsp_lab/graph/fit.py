@@ -28,7 +28,7 @@ from ..core.checks import check_audio, check_positive, check_sample_rate
 from ..io import load_audio
 from ..losses import MultiScaleSpectralLoss
 from .errors import GraphError
-from .files import write_atomic
+from ..io import write_atomic
 from .graph import Graph
 from .notes import notes_to_controls
 from .presets import save_preset

@@ -44,7 +44,7 @@ from typing import Any, Dict, Optional, Union
 
 from ..core.checks import check_sample_rate
 from .errors import GraphError
-from .files import write_text_atomic
+from ..io import write_text_atomic
 from .graph import MODES, Graph
 from .node import NODE_TYPES
 from .parameters import parameter_from_dict

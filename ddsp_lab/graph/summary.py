@@ -17,7 +17,7 @@ import os
 from typing import Dict, List, Sequence
 
 from .errors import GraphError
-from .files import write_atomic, write_text_atomic
+from ..io import write_atomic, write_text_atomic
 from .graph import Graph
 from .parameters import External, Learnable
 from .ports import AUDIO, rate_shape
