@@ -15,6 +15,8 @@ from .io import load_audio, save_audio
 from .graph import External, Fixed, Graph, Learnable, Note, load_preset, save_preset
 from .graph import fit as fit_graph
 from .losses import MultiScaleSpectralLoss
+from .models import Config as TrainConfig
+from .models import DDSPVoice, FMVoice, GraphVoice
 from .units import (
     ADSR,
     LFO,
@@ -46,5 +48,6 @@ __all__ = [
     "load_audio", "save_audio",
     "Voice", "read_syx", "render_voice", "write_bank", "write_voice",
     "prepare_dataset", "PreparedDataset", "PrepareReport", "load_manifest",
+    "DDSPVoice", "FMVoice", "GraphVoice", "TrainConfig",
     "Graph", "Note", "Fixed", "Learnable", "External", "load_preset", "save_preset", "fit_graph",
 ]

@@ -41,6 +41,25 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .models import Config
+    from .workflows.train import train
+
+    # No --config/--model/--size: None, so a resumed run keeps its own settings.
+    config = Config.load(args.config) if args.config else None
+    if args.model or args.size:
+        config = config if config is not None else Config()
+        config.model.synth = args.model or config.model.synth
+        config.model.size = args.size or config.model.size
+    result = train(args.dataset_dir, args.out, config=config, device=args.device, max_steps=args.steps,
+                   progress=not args.no_progress)
+    if result.interrupted:
+        print(f"Stopped at step {result.step}; checkpoint {result.checkpoint}. Run the same command to resume.")
+        return 130
+    print(f"Trained to step {result.step} in {result.run_dir} (checkpoint {result.checkpoint})")
+    return 0
+
+
 def _render(args: argparse.Namespace) -> int:
     from .workflows.dx7_render import render_syx
 
@@ -121,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--no-progress", action="store_true", help="no progress bar")
     prepare.set_defaults(handler=_prepare)
 
+    train_cmd = commands.add_parser("train", help="train a DDSP, FM or graph voice on a prepared dataset")
+    train_cmd.add_argument("dataset_dir", metavar="DATASET_DIR", help="a folder written by ddsp-lab prepare")
+    train_cmd.add_argument("--out", required=True, metavar="RUN_DIR",
+                           help="run folder: checkpoints, logs, validation audio; a run there is resumed")
+    train_cmd.add_argument("--config", metavar="FILE",
+                           help="JSON settings (docs/training.md); default: the defaults, or the run's own when resuming")
+    train_cmd.add_argument("--model", choices=["ddsp", "fm"], help="voice (default: the config's, ddsp)")
+    train_cmd.add_argument("--size", choices=["tiny", "small", "full"], help="model size (default: the config's, small)")
+    train_cmd.add_argument("--steps", type=int, metavar="N", help="train until N steps in all (default: training.steps)")
+    train_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
+    train_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train_cmd.set_defaults(handler=_train)
+
     render = commands.add_parser("render", help="render one voice of a DX7 .syx bank or voice file to WAV")
     render.add_argument("bank", help="a .syx file: 32-voice bank (4104 bytes) or single voice (163 bytes)")
     render.add_argument("--voice", default="1", help="1-based voice number or voice name (default: %(default)s)")
@@ -165,9 +197,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, TypeError, FileNotFoundError) as error:
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError, FloatingPointError) as error:
         print(f"ddsp-lab {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"ddsp-lab {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

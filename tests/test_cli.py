@@ -61,3 +61,24 @@ def test_render_reports_unknown_voices(tmp_path, capsys):
     assert "close matches" in capsys.readouterr().err
     assert main(["render", str(BANK), "--voice", "40", "-o", str(tmp_path / "x.wav")]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_prepare_then_train_from_the_command_line(tmp_path, capsys):
+    import shutil
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    for name in ("violin_A4.flac", "flute_C5.flac", "trumpet_F4.flac"):
+        shutil.copy(BANK.parent.parent / name, audio / name)
+    dataset, run = tmp_path / "dataset", tmp_path / "run"
+    assert main(["prepare", str(audio), str(dataset), "--crepe-model", "tiny", "--example-seconds", "0.5",
+                 "--no-progress"]) == 0
+    assert "validation" in capsys.readouterr().out
+    assert main(["train", str(dataset), "--out", str(run), "--size", "tiny", "--steps", "2", "--no-progress"]) == 0
+    assert "Trained to step 2" in capsys.readouterr().out
+    assert (run / "checkpoints" / "step_000002.pt").exists()
+    # Asking for more steps resumes the same run instead of starting over.
+    assert main(["train", str(dataset), "--out", str(run), "--steps", "3", "--no-progress"]) == 0
+    assert "Trained to step 3" in capsys.readouterr().out
+    assert main(["prepare", str(tmp_path / "missing"), str(dataset)]) == 2
+    assert "does not exist" in capsys.readouterr().err
