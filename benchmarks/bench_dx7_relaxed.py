@@ -18,7 +18,7 @@ median and the median ratio to the engine within a round, because a shared
 machine's speed drifts.
 
     python benchmarks/bench_dx7_relaxed.py
-    python benchmarks/bench_dx7_relaxed.py --rounds 5 --json /tmp/dx7_relaxed.json
+    python benchmarks/bench_dx7_relaxed.py --rounds 5 --json dx7_relaxed.json
     python benchmarks/bench_dx7_relaxed.py --threads 1   # steadier on a shared machine
 """
 

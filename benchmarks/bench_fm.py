@@ -28,7 +28,7 @@ feedback parameter where learnable).
     python benchmarks/bench_fm.py              # full workload, CPU
     python benchmarks/bench_fm.py --quick      # smoke test: batch 2 x 1 s, no memory
     python benchmarks/bench_fm.py --device cuda
-    python benchmarks/bench_fm.py --json /tmp/fm_cpu.json   # also write the figures
+    python benchmarks/bench_fm.py --json fm_cpu.json   # also write the figures
 """
 
 from __future__ import annotations
