@@ -15,6 +15,7 @@ from .io import load_audio, save_audio
 from .graph import External, Fixed, Graph, Learnable, Note, load_preset, save_preset
 from .graph import fit as fit_graph
 from .losses import MultiScaleSpectralLoss
+from .metrics import f0_l1_semitones, f0_outlier_ratio, loudness_l1_db, multiscale_spectral_distance
 from .models import Config as TrainConfig
 from .models import DDSPVoice, FMVoice, GraphVoice
 from .units import (
@@ -48,6 +49,7 @@ __all__ = [
     "load_audio", "save_audio",
     "Voice", "read_syx", "render_voice", "write_bank", "write_voice",
     "prepare_dataset", "PreparedDataset", "PrepareReport", "load_manifest",
+    "loudness_l1_db", "f0_l1_semitones", "f0_outlier_ratio", "multiscale_spectral_distance",
     "DDSPVoice", "FMVoice", "GraphVoice", "TrainConfig",
     "Graph", "Note", "Fixed", "Learnable", "External", "load_preset", "save_preset", "fit_graph",
 ]

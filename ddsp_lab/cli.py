@@ -60,6 +60,16 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .workflows.evaluate import evaluate
+
+    report = evaluate(args.run_dir, args.data, split=args.split, crepe_model=args.crepe_model,
+                      device=args.device, progress=not args.no_progress, out_dir=args.out)
+    print(report.format_table(), end="")
+    print(f"Wrote {report.json_path} and {report.markdown_path}")
+    return 0
+
+
 def _render(args: argparse.Namespace) -> int:
     from .workflows.dx7_render import render_syx
 
@@ -152,6 +162,19 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
     train_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     train_cmd.set_defaults(handler=_train)
+
+    eval_cmd = commands.add_parser("eval", help="resynthesis metrics of a trained voice on a prepared dataset")
+    eval_cmd.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (its newest checkpoint) or a checkpoint .pt")
+    eval_cmd.add_argument("--data", required=True, metavar="DATASET_DIR", help="a folder written by ddsp-lab prepare")
+    eval_cmd.add_argument("--split", choices=("validation", "train"), default="validation",
+                          help="examples to resynthesise (default: %(default)s)")
+    eval_cmd.add_argument("--crepe-model", choices=("full", "tiny"), default="full",
+                          help="CREPE model that tracks the output's f0; tiny is much cheaper "
+                               "(default: %(default)s, as in the DDSP paper)")
+    eval_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
+    eval_cmd.add_argument("--out", metavar="DIR", help="folder for eval.json and eval.md (default: RUN_DIR)")
+    eval_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    eval_cmd.set_defaults(handler=_eval)
 
     render = commands.add_parser("render", help="render one voice of a DX7 .syx bank or voice file to WAV")
     render.add_argument("bank", help="a .syx file: 32-voice bank (4104 bytes) or single voice (163 bytes)")

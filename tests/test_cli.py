@@ -80,5 +80,8 @@ def test_prepare_then_train_from_the_command_line(tmp_path, capsys):
     # Asking for more steps resumes the same run instead of starting over.
     assert main(["train", str(dataset), "--out", str(run), "--steps", "3", "--no-progress"]) == 0
     assert "Trained to step 3" in capsys.readouterr().out
+    assert main(["eval", str(run), "--data", str(dataset), "--crepe-model", "tiny", "--no-progress"]) == 0
+    assert "loudness" in capsys.readouterr().out.lower()
+    assert (run / "eval.json").exists() and (run / "eval.md").exists()
     assert main(["prepare", str(tmp_path / "missing"), str(dataset)]) == 2
     assert "does not exist" in capsys.readouterr().err
