@@ -18,6 +18,7 @@ from .losses import MultiScaleSpectralLoss
 from .metrics import f0_l1_semitones, f0_outlier_ratio, loudness_l1_db, multiscale_spectral_distance
 from .models import Config as TrainConfig
 from .models import DDSPVoice, FMVoice, GraphVoice
+from .workflows.transfer import TransferResult, transfer
 from .units import (
     ADSR,
     LFO,
@@ -50,6 +51,7 @@ __all__ = [
     "Voice", "read_syx", "render_voice", "write_bank", "write_voice",
     "prepare_dataset", "PreparedDataset", "PrepareReport", "load_manifest",
     "loudness_l1_db", "f0_l1_semitones", "f0_outlier_ratio", "multiscale_spectral_distance",
+    "transfer", "TransferResult",
     "DDSPVoice", "FMVoice", "GraphVoice", "TrainConfig",
     "Graph", "Note", "Fixed", "Learnable", "External", "load_preset", "save_preset", "fit_graph",
 ]

@@ -70,6 +70,34 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shift(kind):
+    """argparse type: 'auto' or a number of the given kind."""
+    def parse(text: str):
+        if text == "auto":
+            return text
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'auto' or {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+    return parse
+
+
+def _transfer(args: argparse.Namespace) -> int:
+    from .workflows.transfer import transfer
+
+    result = transfer(args.model, args.input, out_path=args.out, octave_shift=args.octave_shift,
+                      loudness_shift_db=args.loudness_shift, mask_unvoiced=not args.no_mask,
+                      confidence_threshold=args.confidence, crepe_model=args.crepe_model,
+                      block_seconds=args.block_seconds, device=args.device, plot_path=args.plot,
+                      progress=not args.no_progress, reference_f0_hz=args.reference_hz)
+    print(f"octave shift {result.octave_shift:+d} (reference {result.reference_f0_hz:.1f} Hz, "
+          f"{result.reference_source}), loudness shift {result.loudness_shift_db:+.1f} dB, "
+          f"{int(result.voiced.sum())}/{result.voiced.shape[-1]} voiced frames")
+    print(f"Wrote {result.out_path}" + (f" and {result.plot_path}" if result.plot_path else ""))
+    return 0
+
+
 def _render(args: argparse.Namespace) -> int:
     from .workflows.dx7_render import render_syx
 
@@ -175,6 +203,33 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.add_argument("--out", metavar="DIR", help="folder for eval.json and eval.md (default: RUN_DIR)")
     eval_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     eval_cmd.set_defaults(handler=_eval)
+
+    transfer_cmd = commands.add_parser("transfer", help="play the melody of a recording with a trained voice")
+    transfer_cmd.add_argument("model", metavar="MODEL", help="a run folder (its newest checkpoint) or a checkpoint .pt")
+    transfer_cmd.add_argument("input", metavar="INPUT", help="audio file with the melody (any length, rate, channels)")
+    transfer_cmd.add_argument("-o", "--out", required=True, metavar="OUT", help="output .wav or .flac")
+    transfer_cmd.add_argument("--octave-shift", type=_shift(int), default="auto", metavar="auto|N",
+                              help="octaves to shift the pitch by, -8..8, or auto: towards the voice's "
+                                   "reference pitch (default: %(default)s)")
+    transfer_cmd.add_argument("--loudness-shift", type=_shift(float), default="auto", metavar="auto|DB",
+                              help="dB added to the loudness, or auto: match the training data's mean "
+                                   "loudness on voiced frames (default: %(default)s)")
+    transfer_cmd.add_argument("--reference-hz", type=float, metavar="HZ",
+                              help="pitch the automatic octave shift aims at (default: recorded in the "
+                                   "checkpoint, else middle C)")
+    transfer_cmd.add_argument("--no-mask", action="store_true",
+                              help="keep the frames where CREPE is unsure (default: silence them)")
+    transfer_cmd.add_argument("--confidence", type=float, default=0.85, metavar="C",
+                              help="CREPE confidence 0..1 from which a frame is voiced (default: %(default)s)")
+    transfer_cmd.add_argument("--crepe-model", choices=("full", "tiny"), default="full",
+                              help="CREPE model for the input's pitch; tiny is much cheaper (default: %(default)s)")
+    transfer_cmd.add_argument("--block-seconds", type=float, default=30.0, metavar="S",
+                              help="longest input rendered in one pass; longer ones go in crossfaded blocks "
+                                   "(default: %(default)s)")
+    transfer_cmd.add_argument("--plot", metavar="PNG", help="write a PNG comparing input and output")
+    transfer_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
+    transfer_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
+    transfer_cmd.set_defaults(handler=_transfer)
 
     render = commands.add_parser("render", help="render one voice of a DX7 .syx bank or voice file to WAV")
     render.add_argument("bank", help="a .syx file: 32-voice bank (4104 bytes) or single voice (163 bytes)")

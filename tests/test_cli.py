@@ -83,5 +83,15 @@ def test_prepare_then_train_from_the_command_line(tmp_path, capsys):
     assert main(["eval", str(run), "--data", str(dataset), "--crepe-model", "tiny", "--no-progress"]) == 0
     assert "loudness" in capsys.readouterr().out.lower()
     assert (run / "eval.json").exists() and (run / "eval.md").exists()
+    out, plot = tmp_path / "transferred.wav", tmp_path / "transfer.png"
+    args = ["transfer", str(run), str(audio / "trumpet_F4.flac"), "-o", str(out), "--crepe-model", "tiny",
+            "--plot", str(plot), "--no-progress"]
+    assert main(args) == 0
+    assert "octave shift" in capsys.readouterr().out
+    rendered, rate = sf.read(out)
+    reference, reference_rate = sf.read(audio / "trumpet_F4.flac")
+    assert rate == 16000 and reference_rate == 16000 and rendered.shape[0] == reference.shape[0]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["transfer", str(run), str(audio / "missing.wav"), "-o", str(out)]) == 2
     assert main(["prepare", str(tmp_path / "missing"), str(dataset)]) == 2
     assert "does not exist" in capsys.readouterr().err
