@@ -641,16 +641,9 @@ class RelaxedVoice(nn.Module):
         """
         return self.render_controls(self.controls(note, velocity, gate_s, duration_s, sample_rate))
 
-    def forward(
-        self,
-        note: Union[int, Sequence[int]] = 60,
-        velocity: Union[int, Sequence[int]] = 100,
-        gate_s: float = 1.0,
-        duration_s: float = 2.0,
-        sample_rate: int = 44100,
-    ) -> torch.Tensor:
+    def forward(self, *args, **kwargs) -> torch.Tensor:
         """Same as :meth:`render`."""
-        return self.render(note, velocity, gate_s, duration_s, sample_rate)
+        return self.render(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return f"name={self._voice.name.rstrip()!r}, algorithm={self.algorithm}, learnable={sorted(self.learnable)}"

@@ -35,8 +35,7 @@ import torch
 from .. import metrics
 from ..features import compute_f0, compute_loudness
 from ..io import write_text_atomic
-from ..models import Config, build_model
-from .train import find_latest_checkpoint, load_checkpoint
+from .train import load_run
 
 PathLike = Union[str, os.PathLike]
 
@@ -131,22 +130,6 @@ def _number(value: torch.Tensor) -> Optional[float]:
     return None if math.isnan(value) else value
 
 
-def _load(path: str, device: torch.device):
-    """``(checkpoint path, payload, config, model in eval mode)`` of a run folder or checkpoint."""
-    if os.path.isdir(path):
-        found, problems = find_latest_checkpoint(path)
-        if found is None:
-            detail = ": " + " | ".join(problems) if problems else ""
-            raise FileNotFoundError(f"no intact checkpoint in {path}{detail}")
-        checkpoint, payload = found
-    else:
-        checkpoint, payload = path, load_checkpoint(path)
-    config = Config.from_dict(payload["config"])
-    model = build_model(config.model)
-    model.load_state_dict(payload["model"])
-    return checkpoint, payload, config, model.to(device).eval()
-
-
 def evaluate(
     run_dir_or_checkpoint: PathLike,
     dataset_dir: PathLike,
@@ -195,7 +178,7 @@ def evaluate(
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
-    checkpoint, payload, config, model = _load(source, device)
+    checkpoint, payload, config, model = load_run(source, device)
     dataset = PreparedDataset(dataset_dir, split)
     sample_rate, hop_length = model.sample_rate, model.hop_length
     if (dataset.sample_rate, dataset.hop_length) != (sample_rate, hop_length):

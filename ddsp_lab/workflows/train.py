@@ -555,8 +555,8 @@ def load_checkpoint(path: PathLike, map_location="cpu") -> Dict[str, Any]:
     return payload
 
 
-def load_trained_model(path: PathLike, device=None) -> Autoencoder:
-    """The model of a checkpoint or run folder, in eval mode.
+def load_run(path: PathLike, device=None) -> Tuple[str, Dict[str, Any], Config, Autoencoder]:
+    """Checkpoint path, payload, config and model (in eval mode) of a checkpoint or run folder.
 
     Args:
         path: a checkpoint ``.pt`` or a run folder (its newest intact
@@ -564,21 +564,28 @@ def load_trained_model(path: PathLike, device=None) -> Autoencoder:
         device: where to put the model (default CPU).
 
     Raises:
-        FileNotFoundError: no checkpoint there.
+        FileNotFoundError: no checkpoint there (the message lists damaged ones).
         CheckpointError: the checkpoint (or every checkpoint of the folder) is damaged.
     """
     path = os.fspath(path)
     if os.path.isdir(path):
-        found, _ = find_latest_checkpoint(path)
+        found, problems = find_latest_checkpoint(path)
         if found is None:
-            raise FileNotFoundError(f"no checkpoint in {path}")
-        payload = found[1]
+            detail = ": " + " | ".join(problems) if problems else ""
+            raise FileNotFoundError(f"no intact checkpoint in {path}{detail}")
+        path, payload = found
     else:
         payload = load_checkpoint(path)
     config = Config.from_dict(payload["config"])
     model = build_model(config.model)
     model.load_state_dict(payload["model"])
-    return model.to(torch.device(device) if device is not None else torch.device("cpu")).eval()
+    model = model.to(torch.device(device) if device is not None else torch.device("cpu")).eval()
+    return path, payload, config, model
+
+
+def load_trained_model(path: PathLike, device=None) -> Autoencoder:
+    """The model of a checkpoint or run folder, in eval mode (see :func:`load_run`)."""
+    return load_run(path, device)[3]
 
 
 def _checkpoint_files(run_dir: str) -> List[Tuple[int, str]]:

@@ -46,9 +46,8 @@ from ..core.resample import resample
 from ..features import compute_f0, compute_loudness
 from ..features.loudness import DEFAULT_RANGE_DB
 from ..io import load_audio, save_audio
-from ..models import Config, build_model
 from ..models.autoencoder import Autoencoder
-from .train import find_latest_checkpoint, load_checkpoint
+from .train import load_run
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -114,17 +113,11 @@ def _load_model(source, device: torch.device):
     path = os.path.abspath(os.fspath(source))
     if not os.path.exists(path):
         raise FileNotFoundError(f"model_or_run_dir: run folder or checkpoint not found: {path}")
-    if os.path.isdir(path):
-        found, problems = find_latest_checkpoint(path)
-        if found is None:
-            detail = ": " + " | ".join(problems) if problems else ""
-            raise FileNotFoundError(f"model_or_run_dir: no intact checkpoint in {path}{detail}")
-        path, payload = found
-    else:
-        payload = load_checkpoint(path)
-    model = build_model(Config.from_dict(payload["config"]).model)
-    model.load_state_dict(payload["model"])
-    return model.to(device).eval(), path, payload
+    try:
+        path, payload, _, model = load_run(path, device)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"model_or_run_dir: {error}") from None
+    return model, path, payload
 
 
 def _recorded_reference(payload: Optional[Mapping[str, Any]]) -> Optional[float]:
