@@ -92,6 +92,7 @@ def _config(synth="ddsp", steps=6, **training):
     config.model.n_harmonics = 30
     config.model.reverb_seconds = 0.1
     config.model.loudness_mean_db, config.model.loudness_std_db = -30.0, 10.0
+    config.model.f0_hz_median = 220.0
     values = dict(steps=steps, batch_size=4, checkpoint_interval=2, validation_interval=0, log_interval=1)
     values.update(training)
     for name, value in values.items():
@@ -364,8 +365,11 @@ def test_train_from_a_prepared_folder(tmp_path):
     prepare_dataset(audio, tmp_path / "dataset", sample_rate=RATE, hop_length=HOP, example_seconds=0.5,
                     crepe_model="tiny", mfcc_coefficients=None, validation_files=["*cello*"], progress=False)
     config = _config(steps=2, example_seconds=0.25, validation_interval=2, validation_batches=1)
+    config.model.f0_hz_median = None  # measured from the data: the training notes are F4, A4 and C5
     result = train(tmp_path / "dataset", tmp_path / "run", config, progress=False)
     assert result.step == 2 and result.validation_loss is not None
+    recorded = load_checkpoint(tmp_path / "run" / "last.pt")["config"]["model"]["f0_hz_median"]
+    assert 349.2 * 0.97 < recorded < 523.3 * 1.03
     assert (tmp_path / "run" / "validation" / "step_000002" / "spectrograms.png").is_file()
 
 

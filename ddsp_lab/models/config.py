@@ -119,6 +119,9 @@ class ModelConfig:
             (``None``: the training data's mean, filled in when training starts).
         loudness_std_db: dB that map to 1 (``None``: the training data's
             standard deviation).
+        f0_hz_median: median f0 in Hz of the training data's confident
+            frames (``None``: measured when training starts); timbre transfer
+            shifts a melody by octaves towards it.
         graph: the synth graph of ``synth: "graph"``, a preset dict as
             :func:`~ddsp_lab.graph.graph_to_dict` writes it; in a config file
             also the path of a preset ``.json`` (relative to the config file),
@@ -154,6 +157,7 @@ class ModelConfig:
     fm_max_level: float = 2.0
     loudness_mean_db: Optional[float] = None
     loudness_std_db: Optional[float] = None
+    f0_hz_median: Optional[float] = None
     graph: Optional[Dict[str, Any]] = None
     graph_decoder: str = "rnn"
 
@@ -190,6 +194,8 @@ class ModelConfig:
                      self.loudness_mean_db)
         if self.loudness_std_db is not None:
             _positive(self.loudness_std_db, "model.loudness_std_db")
+        if self.f0_hz_median is not None:
+            _positive(self.f0_hz_median, "model.f0_hz_median")
         _require(self.graph is None or isinstance(self.graph, dict), "model.graph",
                  "null or a graph preset (a JSON object or the path of a preset file)", self.graph)
         _require(self.synth != "graph" or self.graph is not None, "model.graph", 'set when synth is "graph"',

@@ -52,6 +52,7 @@ from torch import nn
 
 from ..io import write_atomic
 from ..losses import MultiScaleSpectralLoss
+from ..metrics import DEFAULT_CONFIDENCE_THRESHOLD
 from ..models import Autoencoder, Config, LossConfig, build_model
 
 PathLike = Union[str, os.PathLike]
@@ -392,21 +393,38 @@ def _prepared_datasets(dataset_dir: str, example_seconds: Optional[float]):
     return train_set, validation_set, _dataset_info(train_set)
 
 
-def _estimate_loudness_statistics(dataset, seed: int) -> Tuple[float, float]:
-    """Mean and deviation of ``loudness_db`` over up to 256 evenly spaced items (deterministic)."""
+def _estimate_statistics(dataset, seed: int) -> Dict[str, float]:
+    """Loudness mean and deviation, and the median f0 of confident frames, over up to 256 evenly spaced items.
+
+    Deterministic. Frames count as confident where the item's ``confidence``
+    is at least ``DEFAULT_CONFIDENCE_THRESHOLD`` (0.85) (every frame with ``f0_hz > 0`` when
+    items carry no confidence); ``f0_hz_median`` is absent when no frame is.
+    """
     count = min(len(dataset), _STATISTICS_ITEMS)
     items = _SeededItems(dataset)
-    values = []
+    loudness, pitches = [], []
     for number in range(count):
         index = number * len(dataset) // count
         item = items[(index, _mix_seed(seed, _VALIDATION_STREAM, index))]
         if not isinstance(item, Mapping) or "loudness_db" not in item:
             raise ValueError("dataset items must be dicts with 'audio', 'f0_hz' and 'loudness_db'")
-        values.append(torch.as_tensor(item["loudness_db"], dtype=torch.float64).reshape(-1))
-    frames = torch.cat(values)
+        loudness.append(torch.as_tensor(item["loudness_db"], dtype=torch.float64).reshape(-1))
+        f0_hz = torch.as_tensor(item["f0_hz"], dtype=torch.float64).reshape(-1)
+        confident = f0_hz > 0
+        if "confidence" in item:
+            confident &= torch.as_tensor(item["confidence"]).reshape(-1) >= DEFAULT_CONFIDENCE_THRESHOLD
+        pitches.append(f0_hz[confident])
+    frames = torch.cat(loudness)
     if not bool(torch.isfinite(frames).all()):
         raise ValueError("the training dataset has NaN or infinite loudness_db values")
-    return float(frames.mean()), max(float(frames.std(unbiased=False)), _MIN_LOUDNESS_STD_DB)
+    statistics = {
+        "loudness_db_mean": float(frames.mean()),
+        "loudness_db_std": max(float(frames.std(unbiased=False)), _MIN_LOUDNESS_STD_DB),
+    }
+    pitches = torch.cat(pitches)
+    if pitches.numel():
+        statistics["f0_hz_median"] = float(pitches.median())
+    return statistics
 
 
 # -- configuration ------------------------------------------------------------
@@ -438,15 +456,21 @@ def _fill_from_data(config: Config, info: Mapping[str, Any], train_set) -> None:
                 f"model.{name} is {given} in the config but the dataset was prepared with {name}={found}; "
                 f"leave model.{name} unset (null) to use the dataset's"
             )
-    if model.loudness_mean_db is None or model.loudness_std_db is None:
+    needs_loudness = model.loudness_mean_db is None or model.loudness_std_db is None
+    estimated: Dict[str, float] = {}
+    if model.f0_hz_median is None or (needs_loudness and "loudness_db_mean" not in info):
+        estimated = _estimate_statistics(train_set, config.training.seed)
+    if needs_loudness:
         if "loudness_db_mean" in info:
             mean, std = info["loudness_db_mean"], max(info["loudness_db_std"], _MIN_LOUDNESS_STD_DB)
         else:
-            mean, std = _estimate_loudness_statistics(train_set, config.training.seed)
+            mean, std = estimated["loudness_db_mean"], estimated["loudness_db_std"]
         if model.loudness_mean_db is None:
             model.loudness_mean_db = mean
         if model.loudness_std_db is None:
             model.loudness_std_db = std
+    if model.f0_hz_median is None:
+        model.f0_hz_median = estimated.get("f0_hz_median")
     config.validate()
 
 

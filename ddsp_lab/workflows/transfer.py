@@ -9,10 +9,9 @@ moved into the range the voice was trained on:
   reference is, in this order: the ``reference_f0_hz`` argument; a median f0
   recorded in the checkpoint (``payload["statistics"]["f0_hz_median"]`` or
   ``config["model"]["f0_hz_median"]``, for runs that record one); else
-  :data:`DEFAULT_REFERENCE_F0_HZ` (middle C, 261.63 Hz). Training runs do not
-  record their f0 distribution today, so without an argument the fallback is
-  used; give ``reference_f0_hz`` (e.g. the median f0 of the training data)
-  for voices far from middle C.
+  :data:`DEFAULT_REFERENCE_F0_HZ` (middle C, 261.63 Hz). The trainer records
+  the median f0 of the training data's confident frames as
+  ``model.f0_hz_median``; the fallback serves runs made before it did.
 * **loudness shift**: one constant in dB added to every frame (so the
   dynamics are kept) that makes the mean loudness of the confident frames
   equal to the model's ``loudness_mean_db`` (the training data's mean loudness,
