@@ -154,6 +154,12 @@ def test_bad_inputs(sine_voice, tmp_path):
                  confidence_threshold=0.999, device="cpu", progress=False)
 
 
+def model_config_median(run_dir):
+    from ddsp_lab.workflows.train import load_run
+
+    return load_run(run_dir)[2].model.f0_hz_median
+
+
 def test_trained_run_folder(tmp_path):
     """A tiny DDSP voice trained for 2 steps: loaded from its run folder, with its loudness statistics."""
     import shutil
@@ -174,7 +180,10 @@ def test_trained_run_folder(tmp_path):
 
     result = transfer(tmp_path / "run", TRUMPET, crepe_model="tiny", device="cpu", progress=False)
     assert result.checkpoint_path is not None and result.checkpoint_path.endswith(".pt")
-    assert result.reference_source == "default" and result.octave_shift == 0
+    # The run recorded its training data's median f0 (A4 violin or F4 trumpet), which the trumpet melody is near.
+    assert result.reference_source == "checkpoint" and result.octave_shift == 0
+    assert result.reference_f0_hz == pytest.approx(model_config_median(tmp_path / "run"))
+    assert 349.2 * 0.97 < result.reference_f0_hz < 440.0 * 1.03
     assert result.audio.shape == load_audio(TRUMPET)[0].shape
     assert bool(torch.isfinite(result.audio).all())
     # "auto" aims at the training data's mean loudness, which the run stored in its config.
