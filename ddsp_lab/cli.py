@@ -7,6 +7,9 @@ import sys
 from typing import List, Optional
 
 
+MODEL_HELP = "a run folder (its newest checkpoint), a checkpoint .pt, or a bundled model: violin"
+
+
 def _demo(args: argparse.Namespace) -> int:
     from .workflows.demo import run_demo
 
@@ -95,6 +98,15 @@ def _transfer(args: argparse.Namespace) -> int:
           f"{result.reference_source}), loudness shift {result.loudness_shift_db:+.1f} dB, "
           f"{int(result.voiced.sum())}/{result.voiced.shape[-1]} voiced frames")
     print(f"Wrote {result.out_path}" + (f" and {result.plot_path}" if result.plot_path else ""))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .workflows.export import export_streaming
+
+    path, metadata = export_streaming(args.model, args.out)
+    print(f"Wrote {path}: {metadata['sample_rate']} Hz, {metadata['hop_length']} samples per frame, "
+          f"latency {metadata['latency_samples']} samples")
     return 0
 
 
@@ -192,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd.set_defaults(handler=_train)
 
     eval_cmd = commands.add_parser("eval", help="resynthesis metrics of a trained voice on a prepared dataset")
-    eval_cmd.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (its newest checkpoint) or a checkpoint .pt")
+    eval_cmd.add_argument("run_dir", metavar="RUN_DIR", help=MODEL_HELP)
     eval_cmd.add_argument("--data", required=True, metavar="DATASET_DIR", help="a folder written by ddsp-lab prepare")
     eval_cmd.add_argument("--split", choices=("validation", "train"), default="validation",
                           help="examples to resynthesise (default: %(default)s)")
@@ -205,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.set_defaults(handler=_eval)
 
     transfer_cmd = commands.add_parser("transfer", help="play the melody of a recording with a trained voice")
-    transfer_cmd.add_argument("model", metavar="MODEL", help="a run folder (its newest checkpoint) or a checkpoint .pt")
+    transfer_cmd.add_argument("model", metavar="MODEL", help=MODEL_HELP)
     transfer_cmd.add_argument("input", metavar="INPUT", help="audio file with the melody (any length, rate, channels)")
     transfer_cmd.add_argument("-o", "--out", required=True, metavar="OUT", help="output .wav or .flac")
     transfer_cmd.add_argument("--octave-shift", type=_shift(int), default="auto", metavar="auto|N",
@@ -224,12 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
     transfer_cmd.add_argument("--crepe-model", choices=("full", "tiny"), default="full",
                               help="CREPE model for the input's pitch; tiny is much cheaper (default: %(default)s)")
     transfer_cmd.add_argument("--block-seconds", type=float, default=30.0, metavar="S",
-                              help="longest input rendered in one pass; longer ones go in crossfaded blocks "
+                              help="longest input rendered in one pass; longer ones are rendered in blocks "
                                    "(default: %(default)s)")
     transfer_cmd.add_argument("--plot", metavar="PNG", help="write a PNG comparing input and output")
     transfer_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
     transfer_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     transfer_cmd.set_defaults(handler=_transfer)
+
+    export_cmd = commands.add_parser("export", help="write a trained DDSP voice as TorchScript for block streaming")
+    export_cmd.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    export_cmd.add_argument("-o", "--out", required=True, metavar="OUT", help="the TorchScript file, e.g. voice.ts")
+    export_cmd.set_defaults(handler=_export)
 
     render = commands.add_parser("render", help="render one voice of a DX7 .syx bank or voice file to WAV")
     render.add_argument("bank", help="a .syx file: 32-voice bank (4104 bytes) or single voice (163 bytes)")

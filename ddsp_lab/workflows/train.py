@@ -54,6 +54,7 @@ from ..io import write_atomic
 from ..losses import MultiScaleSpectralLoss
 from ..metrics import DEFAULT_CONFIDENCE_THRESHOLD
 from ..models import Autoencoder, Config, LossConfig, build_model
+from ..pretrained import BUNDLED_MODELS, bundled_model_path
 
 PathLike = Union[str, os.PathLike]
 
@@ -583,8 +584,9 @@ def load_run(path: PathLike, device=None) -> Tuple[str, Dict[str, Any], Config, 
     """Checkpoint path, payload, config and model (in eval mode) of a checkpoint or run folder.
 
     Args:
-        path: a checkpoint ``.pt`` or a run folder (its newest intact
-            checkpoint, ``last.pt`` included).
+        path: a checkpoint ``.pt``, a run folder (its newest intact
+            checkpoint, ``last.pt`` included) or the name of a bundled model
+            (``"violin"``, see :mod:`ddsp_lab.pretrained`) where no such file exists.
         device: where to put the model (default CPU).
 
     Raises:
@@ -592,6 +594,13 @@ def load_run(path: PathLike, device=None) -> Tuple[str, Dict[str, Any], Config, 
         CheckpointError: the checkpoint (or every checkpoint of the folder) is damaged.
     """
     path = os.fspath(path)
+    if not os.path.exists(path):
+        if path in BUNDLED_MODELS:
+            path = bundled_model_path(path)
+        else:
+            raise FileNotFoundError(
+                f"no run folder or checkpoint at {os.path.abspath(path)} (bundled models: {', '.join(BUNDLED_MODELS)})"
+            )
     if os.path.isdir(path):
         found, problems = find_latest_checkpoint(path)
         if found is None:

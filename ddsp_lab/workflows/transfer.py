@@ -20,16 +20,18 @@ moved into the range the voice was trained on:
   loudness floor (-120 dB, what :func:`~ddsp_lab.features.compute_loudness`
   reads on silence), so the voice is silent in breaths, noise and rests.
 
-Rendering: inputs of up to ``block_seconds`` are rendered in one pass, which is
-exact. Longer inputs are rendered in blocks of ``block_seconds``; the models
-have no streaming state API yet, so each block is rendered with
-``CONTEXT_SECONDS`` of the preceding controls in front (the recurrent or
-convolutional decoder warms up on them and the reverb tail of the preceding
-audio is present) and the blocks are joined with a linear crossfade over
-``CROSSFADE_SECONDS``. The decoder state after the warm-up is close to, but
-not exactly, the one-pass state, and oscillator phases restart at each
-block's context start, so a joint can colour the sound for
-``CROSSFADE_SECONDS``. Exact state carry comes with the streaming export.
+Rendering: inputs of up to ``block_seconds`` are rendered in one pass. Longer
+inputs are rendered in blocks of ``block_seconds``. A DDSP voice streams them
+with :class:`~ddsp_lab.models.streaming.StreamingDDSPVoice`, which carries the
+decoder state, oscillator phases and filter and reverb tails across blocks,
+so the result equals the one-pass render (up to float rounding) except for
+the last two frames, which the stream renders from the held last frame's
+conditioning where the one-pass render holds its controls. Other voices have
+no streaming state: each block is rendered with ``CONTEXT_SECONDS`` of the
+preceding controls in front (the decoder warms up on them and the reverb tail
+of the preceding audio is present) and ``LOOKAHEAD_FRAMES`` after it (a
+frame's audio depends on the next frames' controls), and the blocks are joined with a linear
+crossfade over ``CROSSFADE_SECONDS``, so a joint can colour the sound briefly.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ from ..core.resample import resample
 from ..features import compute_f0, compute_loudness
 from ..features.loudness import DEFAULT_RANGE_DB
 from ..io import load_audio, save_audio
-from ..models.autoencoder import Autoencoder
+from ..models.autoencoder import Autoencoder, DDSPVoice
+from ..models.streaming import StreamingDDSPVoice
 from .train import load_run
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -55,6 +58,7 @@ DEFAULT_REFERENCE_F0_HZ = 261.6255653005986
 DEFAULT_BLOCK_SECONDS = 30.0
 CONTEXT_SECONDS = 1.0
 CROSSFADE_SECONDS = 0.05
+LOOKAHEAD_FRAMES = 2
 # Masked frames read like silence to the model: the loudness feature's floor.
 LOUDNESS_FLOOR_DB = -DEFAULT_RANGE_DB
 MAX_OCTAVE_SHIFT = 8
@@ -109,11 +113,8 @@ def _load_model(source, device: torch.device):
         raise TypeError(
             f"model_or_run_dir must be an Autoencoder, a run folder or a checkpoint path, got {type(source).__name__}"
         )
-    path = os.path.abspath(os.fspath(source))
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model_or_run_dir: run folder or checkpoint not found: {path}")
     try:
-        path, payload, _, model = load_run(path, device)
+        path, payload, _, model = load_run(source, device)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"model_or_run_dir: {error}") from None
     return model, path, payload
@@ -197,22 +198,53 @@ def auto_octave_shift(f0_hz: torch.Tensor, voiced: torch.Tensor, reference_f0_hz
     return max(-MAX_OCTAVE_SHIFT, min(MAX_OCTAVE_SHIFT, shift))
 
 
+def _progress_bar(progress: bool, total: int):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="transfer", unit="block", dynamic_ncols=True)
+
+
+def _render_streaming(model: DDSPVoice, f0_hz, loudness_db, block_frames: int, progress: bool):
+    """Audio ``[1, frames * hop]`` rendered block by block with carried state (see the module docstring)."""
+    stream = StreamingDDSPVoice(model).eval()
+    hop, frames = model.hop_length, f0_hz.shape[1]
+    latency = stream.latency_samples
+    # The stream lags by `latency` samples: feed that much more, holding the last frame's conditioning.
+    extra = -(-latency // hop)
+    f0_hz = torch.cat([f0_hz, f0_hz[:, -1:].expand(-1, extra)], dim=1)
+    loudness_db = torch.cat([loudness_db, loudness_db[:, -1:].expand(-1, extra)], dim=1)
+    starts = range(0, f0_hz.shape[1], block_frames)
+    bar = _progress_bar(progress, len(starts))
+    state = stream.initial_state(f0_hz.shape[0])
+    pieces = []
+    with torch.no_grad():
+        for start in starts:
+            audio, state = stream(f0_hz[:, start:start + block_frames], loudness_db[:, start:start + block_frames],
+                                  state)
+            pieces.append(audio)
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return torch.cat(pieces, dim=1)[:, latency:latency + frames * hop], len(starts)
+
+
 def _render(model: Autoencoder, f0_hz, loudness_db, block_frames: int, progress: bool):
-    """Audio ``[1, frames * hop]``, in one pass or in crossfaded blocks (see the module docstring)."""
+    """Audio ``[1, frames * hop]``: in one pass, streamed, or in crossfaded blocks (see the module docstring)."""
     hop = model.hop_length
     frames = f0_hz.shape[1]
     if frames <= block_frames:
         with torch.no_grad():
             return model(f0_hz, loudness_db), 1
+    if isinstance(model, DDSPVoice) and model.encoder is None:
+        return _render_streaming(model, f0_hz, loudness_db, block_frames, progress)
     context = max(1, round(CONTEXT_SECONDS * model.sample_rate / hop))
     fade = max(1, round(CROSSFADE_SECONDS * model.sample_rate / hop))
     starts = list(range(0, frames, block_frames))
     output = torch.zeros(1, frames * hop, device=f0_hz.device, dtype=torch.float32)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(starts), desc="transfer", unit="block", dynamic_ncols=True)
+    bar = _progress_bar(progress, len(starts))
     ramp_in = None
     for start in starts:
         # Each block also renders the `fade` frames before its start, which the previous block
@@ -220,9 +252,11 @@ def _render(model: Autoencoder, f0_hz, loudness_db, block_frames: int, progress:
         own_start = max(0, start - fade)
         first = max(0, own_start - context)
         end = min(frames, start + block_frames)
+        # A few frames past the end too: a frame's audio depends on the next frames' controls.
+        stop = min(frames, end + LOOKAHEAD_FRAMES)
         with torch.no_grad():
-            audio = model(f0_hz[:, first:end], loudness_db[:, first:end]).to(torch.float32)
-        audio = audio[:, (own_start - first) * hop:]
+            audio = model(f0_hz[:, first:stop], loudness_db[:, first:stop]).to(torch.float32)
+        audio = audio[:, (own_start - first) * hop:(end - first) * hop]
         begin, overlap = own_start * hop, (start - own_start) * hop
         if overlap:
             if ramp_in is None or ramp_in.numel() != overlap:
