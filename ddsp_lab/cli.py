@@ -13,7 +13,8 @@ MODEL_HELP = "a run folder (its newest checkpoint), a checkpoint .pt, or a bundl
 def _demo(args: argparse.Namespace) -> int:
     from .workflows.demo import run_demo
 
-    written = run_demo(args.out, sample_rate=args.sample_rate, seconds=args.seconds)
+    written = run_demo(args.out, sample_rate=args.sample_rate, seconds=args.seconds,
+                       transfer_melody=not args.no_transfer, crepe_model=args.crepe_model)
     print(f"Wrote {len(written)} files to {args.out}:")
     for path in written:
         print(f"  {path}")
@@ -93,10 +94,14 @@ def _transfer(args: argparse.Namespace) -> int:
                       loudness_shift_db=args.loudness_shift, mask_unvoiced=not args.no_mask,
                       confidence_threshold=args.confidence, crepe_model=args.crepe_model,
                       block_seconds=args.block_seconds, device=args.device, plot_path=args.plot,
-                      progress=not args.no_progress, reference_f0_hz=args.reference_hz)
+                      progress=not args.no_progress, reference_f0_hz=args.reference_hz,
+                      bridge_gaps_s=args.bridge_gaps)
     print(f"octave shift {result.octave_shift:+d} (reference {result.reference_f0_hz:.1f} Hz, "
           f"{result.reference_source}), loudness shift {result.loudness_shift_db:+.1f} dB, "
           f"{int(result.voiced.sum())}/{result.voiced.shape[-1]} voiced frames")
+    duration = result.audio.shape[-1] / result.sample_rate
+    timing = ", ".join(f"{stage} {value:.2f} s" for stage, value in result.seconds.items())
+    print(f"{duration:.1f} s of audio; {timing}")
     print(f"Wrote {result.out_path}" + (f" and {result.plot_path}" if result.plot_path else ""))
     return 0
 
@@ -148,10 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    demo = commands.add_parser("demo", help="render a showcase of the unit generators to WAV and PNG")
+    demo = commands.add_parser("demo", help="render a showcase of the unit generators and a timbre transfer to WAV and PNG")
     demo.add_argument("--out", default="demo_output", help="output folder (default: %(default)s)")
     demo.add_argument("--sample-rate", type=int, default=16000, help="Hz (default: %(default)s)")
     demo.add_argument("--seconds", type=float, default=2.0, help="length of each sound (default: %(default)s)")
+    demo.add_argument("--no-transfer", action="store_true",
+                      help="skip the timbre transfer of the bundled trumpet melody to the bundled violin")
+    demo.add_argument("--crepe-model", choices=("full", "tiny"), default="tiny",
+                      help="CREPE model for the melody's pitch (default: %(default)s, seconds on a CPU)")
     demo.set_defaults(handler=_demo)
 
     prepare = commands.add_parser(
@@ -231,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "checkpoint, else middle C)")
     transfer_cmd.add_argument("--no-mask", action="store_true",
                               help="keep the frames where CREPE is unsure (default: silence them)")
+    transfer_cmd.add_argument("--bridge-gaps", type=float, default=0.05, metavar="S",
+                              help="unvoiced runs up to S seconds between voiced frames count as voiced, "
+                                   "f0 interpolated; 0 to keep CREPE's decision (default: %(default)s)")
     transfer_cmd.add_argument("--confidence", type=float, default=0.85, metavar="C",
                               help="CREPE confidence 0..1 from which a frame is voiced (default: %(default)s)")
     transfer_cmd.add_argument("--crepe-model", choices=("full", "tiny"), default="full",

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from ddsp_lab.cli import main
 from ddsp_lab.workflows.demo import SHOWCASE
 
 
 def test_demo_writes_audible_wavs_and_a_png(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--seconds", "0.5", "--sample-rate", "22050"]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--seconds", "0.5", "--sample-rate", "22050", "--no-transfer"]) == 0
     for name in SHOWCASE:
         audio, sr = sf.read(tmp_path / f"{name}.wav")
         assert sr == 22050
@@ -20,6 +21,35 @@ def test_demo_writes_audible_wavs_and_a_png(tmp_path, capsys):
     png = (tmp_path / "showcase.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Wrote 5 files" in capsys.readouterr().out
+
+
+def test_demo_plays_the_bundled_melody_with_the_bundled_violin(tmp_path):
+    from ddsp_lab.features import compute_f0
+    from ddsp_lab.pretrained import TRUMPET_MELODY
+    from ddsp_lab.workflows.demo import transfer_demo
+
+    written = transfer_demo(str(tmp_path))
+    assert [path.rsplit("/", 1)[-1] for path in written] == [
+        "trumpet.wav", "violin_from_trumpet.wav", "violin_from_trumpet.png"]
+    melody, melody_rate = sf.read(TRUMPET_MELODY)
+    violin, rate = sf.read(tmp_path / "violin_from_trumpet.wav")
+    assert rate == 16000 and violin.ndim == 1
+    # The melody's length at the voice's rate, to within the resampler's rounding.
+    assert abs(len(violin) - len(melody) * rate / melody_rate) <= 1
+    assert np.all(np.isfinite(violin)) and np.abs(violin).max() > 0.05
+    # The violin plays the trumpet's pitch (shifted by whole octaves): compare CREPE on both
+    # where both are confident; 50 cents is half a semitone.
+    trumpet_f0, trumpet_conf = compute_f0(torch.from_numpy(melody.mean(axis=1)).float()[None], melody_rate,
+                                          hop_length=melody_rate // 100, model="tiny")
+    violin_f0, violin_conf = compute_f0(torch.from_numpy(violin).float()[None], rate, hop_length=rate // 100,
+                                        model="tiny")
+    frames = min(trumpet_f0.shape[-1], violin_f0.shape[-1])
+    both = (trumpet_conf[0, :frames] > 0.85) & (violin_conf[0, :frames] > 0.85)
+    assert int(both.sum()) > 100
+    semitones = 12 * torch.log2(violin_f0[0, :frames][both] / trumpet_f0[0, :frames][both])
+    octaves = torch.round(semitones.median() / 12)
+    cents = 100 * (semitones - 12 * octaves).abs()
+    assert float(cents.median()) < 50 and float((cents < 50).float().mean()) > 0.9
 
 
 def test_demo_rejects_bad_arguments(tmp_path, capsys):

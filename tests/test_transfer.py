@@ -6,12 +6,15 @@ import torch
 
 from ddsp_lab.features import compute_f0
 from ddsp_lab.io import load_audio
+from ddsp_lab.cli import main
 from ddsp_lab.models import DDSPVoice, FMVoice
+from ddsp_lab.workflows.export import load_streaming
 from ddsp_lab.workflows.train import CheckpointError
 from ddsp_lab.workflows.transfer import (
     DEFAULT_REFERENCE_F0_HZ,
     LOUDNESS_FLOOR_DB,
     auto_octave_shift,
+    bridge_short_gaps,
     transfer,
 )
 
@@ -205,3 +208,40 @@ def test_trained_run_folder(tmp_path):
     assert model.loudness_mean_db != -40.0
     assert float(result.loudness_out_db[result.voiced].double().mean()) == pytest.approx(model.loudness_mean_db,
                                                                                          abs=1e-3)
+
+    # The same run exported for streaming from the command line plays the transfer's controls
+    # like the one-pass model, one hop at a time, delayed by the stream's latency.
+    assert main(["export", str(tmp_path / "run"), "-o", str(tmp_path / "voice.ts")]) == 0
+    stream, metadata = load_streaming(tmp_path / "voice.ts")
+    assert metadata["f0_hz_median"] == pytest.approx(result.reference_f0_hz)
+    assert metadata["loudness_mean_db"] == pytest.approx(model.loudness_mean_db)
+    f0, loudness = result.f0_out_hz[:, :80], result.loudness_out_db[:, :80]
+    torch.manual_seed(3)
+    with torch.no_grad():
+        offline = model(f0, loudness)
+    torch.manual_seed(3)
+    noise = 2.0 * torch.rand(1, 80 * HOP) - 1.0
+    state, pieces = stream.initial_state(1), []
+    for frame in range(80):
+        audio, state = stream.process(f0[:, frame:frame + 1], loudness[:, frame:frame + 1],
+                                      noise[:, frame * HOP:(frame + 1) * HOP], state)
+        pieces.append(audio)
+    latency = metadata["latency_samples"]
+    torch.testing.assert_close(torch.cat(pieces, 1)[:, latency:], offline[:, :-latency], atol=1e-4, rtol=0)
+
+
+def test_short_unvoiced_runs_are_bridged_in_log_frequency():
+    f0 = torch.tensor([[100.0, 200.0, 50.0, 30.0, 800.0, 400.0, 10.0, 10.0, 10.0, 400.0, 99.0]])
+    voiced = torch.tensor([[False, True, False, False, False, True, False, False, False, True, False]])
+    bridged_f0, bridged = bridge_short_gaps(f0, voiced, max_frames=3)
+    # Runs 2..4 and 6..8 lie between voiced frames; the leading and trailing runs have one side only.
+    assert bridged.tolist() == [[False, True, True, True, True, True, True, True, True, True, False]]
+    # 200 Hz to 400 Hz in four steps of a quarter octave each; 400 Hz held across the second run.
+    expected = 200.0 * 2.0 ** (torch.arange(1, 4) / 4.0)
+    torch.testing.assert_close(bridged_f0[0, 2:5], expected)
+    torch.testing.assert_close(bridged_f0[0, 6:9], torch.full((3,), 400.0))
+    assert bridged_f0[0, 0] == 100.0 and bridged_f0[0, 10] == 99.0
+    # Longer runs stay unvoiced; 0 bridges nothing; the inputs are not modified.
+    assert bridge_short_gaps(f0, voiced, max_frames=2)[1][0, 2:5].tolist() == [False] * 3
+    assert torch.equal(bridge_short_gaps(f0, voiced, max_frames=0)[1], voiced)
+    assert voiced[0, 3].item() is False

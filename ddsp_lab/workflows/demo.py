@@ -1,7 +1,10 @@
-"""``ddsp-lab demo``: render a short showcase of the unit generators.
+"""``ddsp-lab demo``: a short showcase of the unit generators, and a timbre transfer.
 
-Each sound is built from the public unit generators only, the way a user
-would wire them, and written as a WAV file; one PNG shows all spectrograms.
+Each showcase sound is built from the public unit generators only, the way a
+user would wire them, and written as a WAV file; one PNG shows all
+spectrograms. Then the bundled trumpet melody is played by the bundled violin
+voice (:mod:`ddsp_lab.pretrained`), written with its input and a comparison
+plot.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import torch
 
 from ..core.checks import check_positive, check_sample_rate
 from ..core.conversions import midi_to_hz
-from ..io import save_audio
+from ..io import load_audio, save_audio
 from ..plotting import save_spectrograms
 from ..units import (
     ADSR,
@@ -108,16 +111,28 @@ SHOWCASE: Dict[str, Callable[[int, int, int], torch.Tensor]] = {
 }
 
 
-def run_demo(out_dir: str, sample_rate: int = 16000, seconds: float = 2.0) -> List[str]:
-    """Render every sound of :data:`SHOWCASE` to ``out_dir``.
+def run_demo(
+    out_dir: str,
+    sample_rate: int = 16000,
+    seconds: float = 2.0,
+    transfer_melody: bool = True,
+    crepe_model: str = "tiny",
+) -> List[str]:
+    """Render every sound of :data:`SHOWCASE` to ``out_dir``, then the timbre transfer.
 
     Args:
         out_dir: folder to write into (created if needed).
-        sample_rate: Hz, any rate of 8 kHz or more.
-        seconds: length of each sound.
+        sample_rate: Hz of the showcase, any rate of 8 kHz or more (the
+            transfer runs at the violin voice's own rate, 16 kHz).
+        seconds: length of each showcase sound.
+        transfer_melody: also play the bundled trumpet melody with the bundled
+            violin voice (``trumpet.wav``, ``violin_from_trumpet.wav`` and
+            ``violin_from_trumpet.png``).
+        crepe_model: CREPE model tracking the melody's pitch (``"tiny"``,
+            the default, takes seconds on a CPU; ``"full"`` about a minute).
 
     Returns:
-        Paths of the written files (one WAV per sound, then ``showcase.png``).
+        Paths of the written files (one WAV per sound, ``showcase.png``, then the transfer's files).
     """
     sample_rate = check_sample_rate(sample_rate)
     if sample_rate < 8000:
@@ -137,4 +152,24 @@ def run_demo(out_dir: str, sample_rate: int = 16000, seconds: float = 2.0) -> Li
             written.append(path)
             signals.append(audio[0])
     written.append(save_spectrograms(os.path.join(out_dir, "showcase.png"), signals, sample_rate, list(SHOWCASE)))
+    if transfer_melody:
+        written += transfer_demo(out_dir, crepe_model)
     return written
+
+
+def transfer_demo(out_dir: str, crepe_model: str = "tiny") -> List[str]:
+    """Play the bundled trumpet melody with the bundled violin voice.
+
+    Returns:
+        ``[trumpet.wav, violin_from_trumpet.wav, violin_from_trumpet.png]`` in ``out_dir``.
+    """
+    from ..pretrained import TRUMPET_MELODY
+    from .transfer import transfer
+
+    melody, melody_rate = load_audio(TRUMPET_MELODY)
+    result = transfer("violin", melody, sample_rate=melody_rate, crepe_model=crepe_model,
+                      out_path=os.path.join(out_dir, "violin_from_trumpet.wav"),
+                      plot_path=os.path.join(out_dir, "violin_from_trumpet.png"), progress=False)
+    original = os.path.join(out_dir, "trumpet.wav")
+    save_audio(original, melody, melody_rate)
+    return [original, result.out_path, result.plot_path]

@@ -4,6 +4,9 @@ The input is analysed with CREPE (f0 and confidence) and the A-weighted
 loudness, both at the model's sample rate and hop. The controls are then
 moved into the range the voice was trained on:
 
+* **bridging**: unvoiced runs of up to ``DEFAULT_BRIDGE_SECONDS`` between
+  voiced frames (confidence dips at note changes) count as voiced, with f0
+  interpolated across them (:func:`bridge_short_gaps`).
 * **octave shift**: whole octaves (f0 times ``2 ** n``) that bring the median
   MIDI pitch of the confident frames closest to a reference pitch. The
   reference is, in this order: the ``reference_f0_hz`` argument; a median f0
@@ -39,7 +42,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from typing import Any, Mapping, Optional, Union
+import time
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
@@ -59,6 +63,8 @@ DEFAULT_BLOCK_SECONDS = 30.0
 CONTEXT_SECONDS = 1.0
 CROSSFADE_SECONDS = 0.05
 LOOKAHEAD_FRAMES = 2
+# Unvoiced runs up to this long between voiced frames are bridged (a note change, not a rest).
+DEFAULT_BRIDGE_SECONDS = 0.05
 # Masked frames read like silence to the model: the loudness feature's floor.
 LOUDNESS_FLOOR_DB = -DEFAULT_RANGE_DB
 MAX_OCTAVE_SHIFT = 8
@@ -83,6 +89,8 @@ class TransferResult:
         reference_f0_hz: pitch the automatic octave shift aimed at (Hz).
         reference_source: where it came from: ``"argument"``, ``"checkpoint"`` or ``"default"``.
         blocks: rendering passes (1: the whole input at once).
+        seconds: wall-clock time of each stage: ``{"pitch", "loudness", "render"}``
+            (``render`` includes the octave and loudness shifts and masking).
         checkpoint_path, out_path, plot_path: files read and written (``None`` when not applicable).
     """
 
@@ -100,6 +108,7 @@ class TransferResult:
     reference_f0_hz: float
     reference_source: str
     blocks: int
+    seconds: Dict[str, float] = dataclasses.field(default_factory=dict)
     checkpoint_path: Optional[str] = None
     out_path: Optional[str] = None
     plot_path: Optional[str] = None
@@ -198,6 +207,46 @@ def auto_octave_shift(f0_hz: torch.Tensor, voiced: torch.Tensor, reference_f0_hz
     return max(-MAX_OCTAVE_SHIFT, min(MAX_OCTAVE_SHIFT, shift))
 
 
+def bridge_short_gaps(f0_hz: torch.Tensor, voiced: torch.Tensor, max_frames: int):
+    """Treat short unvoiced runs inside a phrase as voiced.
+
+    CREPE's confidence dips for a few frames at note changes and bow or
+    breath noise while the instrument keeps sounding; silencing those frames
+    chops a legato line into detached notes. A run of at most ``max_frames``
+    unvoiced frames with voiced frames on both sides becomes voiced, and its
+    f0 is interpolated linearly in log frequency between the two neighbours
+    (the tracked f0 there is unreliable, often an octave off).
+
+    Args:
+        f0_hz: ``[B, F]`` Hz.
+        voiced: ``[B, F]`` bool.
+        max_frames: longest run bridged; 0 bridges nothing.
+
+    Returns:
+        ``(f0_hz, voiced)``, new tensors.
+    """
+    f0_hz, voiced = f0_hz.clone(), voiced.clone()
+    if max_frames <= 0:
+        return f0_hz, voiced
+    for row in range(voiced.shape[0]):
+        flags = voiced[row].tolist()
+        frame = 0
+        while frame < len(flags):
+            if flags[frame]:
+                frame += 1
+                continue
+            end = frame
+            while end < len(flags) and not flags[end]:
+                end += 1
+            if frame > 0 and end < len(flags) and end - frame <= max_frames:
+                left, right = torch.log2(f0_hz[row, frame - 1]), torch.log2(f0_hz[row, end])
+                weights = torch.arange(1, end - frame + 1, dtype=f0_hz.dtype, device=f0_hz.device) / (end - frame + 1)
+                f0_hz[row, frame:end] = torch.exp2(left + (right - left) * weights)
+                voiced[row, frame:end] = True
+            frame = end
+    return f0_hz, voiced
+
+
 def _progress_bar(progress: bool, total: int):
     if not progress:
         return None
@@ -286,6 +335,7 @@ def transfer(
     plot_path: Optional[PathLike] = None,
     progress: bool = True,
     reference_f0_hz: Optional[float] = None,
+    bridge_gaps_s: float = DEFAULT_BRIDGE_SECONDS,
 ) -> TransferResult:
     """Play the pitch and dynamics of a recording with a trained voice (see the module docstring).
 
@@ -310,6 +360,9 @@ def transfer(
         progress: show a progress bar over blocks (tqdm, on stderr).
         reference_f0_hz: pitch (Hz) the automatic octave shift aims at;
             default the checkpoint's recorded median f0, else middle C.
+        bridge_gaps_s: unvoiced runs of at most this many seconds between
+            voiced frames count as voiced, their f0 interpolated (see
+            :func:`bridge_short_gaps`); 0 keeps CREPE's decision everywhere.
 
     Returns:
         A :class:`TransferResult`.
@@ -332,6 +385,9 @@ def transfer(
     if isinstance(block_seconds, bool) or not isinstance(block_seconds, (int, float)) \
             or not (0 < block_seconds < math.inf):
         raise ValueError(f"block_seconds must be a positive number of seconds, got {block_seconds!r}")
+    if isinstance(bridge_gaps_s, bool) or not isinstance(bridge_gaps_s, (int, float)) \
+            or not 0 <= bridge_gaps_s < math.inf:
+        raise ValueError(f"bridge_gaps_s must be a number of seconds >= 0, got {bridge_gaps_s!r}")
     if reference_f0_hz is not None and (isinstance(reference_f0_hz, bool)
                                         or not isinstance(reference_f0_hz, (int, float))
                                         or not (0 < reference_f0_hz < math.inf)):
@@ -356,9 +412,15 @@ def transfer(
     frames = -(-samples // hop)
     audio = torch.nn.functional.pad(audio, (0, frames * hop - samples)).to(device)
 
+    clock = time.perf_counter()
     f0_in, confidence = compute_f0(audio, rate, hop_length=hop, model=crepe_model, device=device)
+    seconds = {"pitch": time.perf_counter() - clock}
+    clock = time.perf_counter()
     loudness_in = compute_loudness(audio, rate, hop_length=hop)
+    seconds["loudness"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     voiced = confidence >= confidence_threshold
+    f0_in, voiced = bridge_short_gaps(f0_in, voiced, int(bridge_gaps_s * rate / hop))
 
     if reference_f0_hz is not None:
         reference, reference_source = float(reference_f0_hz), "argument"
@@ -386,12 +448,13 @@ def transfer(
     model_dtype = next(model.parameters()).dtype
     rendered, blocks = _render(model, f0_out.to(model_dtype), loudness_out.to(model_dtype), block_frames, progress)
     output = rendered[:, :samples].to(torch.float32).cpu()
+    seconds["render"] = time.perf_counter() - clock
 
     result = TransferResult(
         audio=output, sample_rate=rate, hop_length=hop, f0_in_hz=f0_in.cpu(), confidence=confidence.cpu(),
         loudness_in_db=loudness_in.cpu(), f0_out_hz=f0_out.cpu(), loudness_out_db=loudness_out.cpu(),
         voiced=voiced.cpu(), octave_shift=int(octave_shift), loudness_shift_db=loudness_shift_db,
-        reference_f0_hz=reference, reference_source=reference_source, blocks=blocks,
+        reference_f0_hz=reference, reference_source=reference_source, blocks=blocks, seconds=seconds,
         checkpoint_path=checkpoint_path,
     )
     if out_path is not None:
