@@ -68,7 +68,8 @@ def _eval(args: argparse.Namespace) -> int:
     from .workflows.evaluate import evaluate
 
     report = evaluate(args.run_dir, args.data, split=args.split, crepe_model=args.crepe_model,
-                      device=args.device, progress=not args.no_progress, out_dir=args.out)
+                      device=args.device, progress=not args.no_progress, out_dir=args.out,
+                      max_examples=args.max_examples)
     print(report.format_table(), end="")
     print(f"Wrote {report.json_path} and {report.markdown_path}")
     return 0
@@ -205,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
                            help="run folder: checkpoints, logs, validation audio; a run there is resumed")
     train_cmd.add_argument("--config", metavar="FILE",
                            help="JSON settings (docs/training.md); default: the defaults, or the run's own when resuming")
-    train_cmd.add_argument("--model", choices=["ddsp", "fm"], help="voice (default: the config's, ddsp)")
+    train_cmd.add_argument("--model", choices=["ddsp", "fm", "wavenet", "samplernn"],
+                           help="voice, or a neural baseline (default: the config's, ddsp)")
     train_cmd.add_argument("--size", choices=["tiny", "small", "full"], help="model size (default: the config's, small)")
     train_cmd.add_argument("--steps", type=int, metavar="N", help="train until N steps in all (default: training.steps)")
     train_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
@@ -222,6 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default: %(default)s, as in the DDSP paper)")
     eval_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
     eval_cmd.add_argument("--out", metavar="DIR", help="folder for eval.json and eval.md (default: RUN_DIR)")
+    eval_cmd.add_argument("--max-examples", type=int, metavar="N",
+                          help="score N examples evenly spaced over the split (default: all)")
     eval_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     eval_cmd.set_defaults(handler=_eval)
 

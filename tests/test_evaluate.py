@@ -75,3 +75,19 @@ def test_evaluate_rejects_bad_arguments(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="no intact checkpoint"):
         evaluate(tmp_path, dataset, crepe_model="tiny", progress=False, out_dir=tmp_path)
     assert not (tmp_path / "eval.json").exists()
+
+
+def test_baseline_is_evaluated_on_generated_audio(trained, tmp_path):
+    dataset, _ = trained
+    config = Config()
+    config.model.synth, config.model.size = "samplernn", "tiny"
+    config.training.batch_size = 2
+    train(dataset, tmp_path / "run", config=config, device="cpu", max_steps=1, progress=False)
+    report = evaluate(tmp_path / "run", dataset, crepe_model="tiny", device="cpu", progress=False, max_examples=1)
+    assert report.aggregate["examples"] == 1 and report.examples[0]["index"] == 0
+    assert report.examples[0]["spectral_distance"] > 0.0
+    # Sample-by-sample generation: the time per second of audio is measured and reported.
+    assert report.aggregate["render_real_time_factor"] > 0.0
+    assert "rendering time / audio time" in pathlib.Path(report.markdown_path).read_text()
+    with pytest.raises(ValueError, match="max_examples"):
+        evaluate(tmp_path / "run", dataset, max_examples=0, progress=False)

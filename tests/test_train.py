@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 import torch
 
 from ddsp_lab.features import compute_loudness
@@ -23,6 +24,7 @@ from ddsp_lab.workflows.train import (
     SpectralLoss,
     collate_items,
     load_checkpoint,
+    load_run,
     load_trained_model,
     train,
 )
@@ -476,3 +478,35 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert all(torch.equal(runs[0]["state"][k], runs[1]["state"][k]) for k in runs[0]["state"])
     assert (tmp_path / "run_0" / "last.pt").is_file()
     assert not (tmp_path / "run_1").exists()
+
+
+# -- neural baselines --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("synth", ["wavenet", "samplernn"])
+def test_baselines_train_on_their_likelihood_through_the_same_loop(tmp_path, synth):
+    config = _config(synth, steps=3, checkpoint_interval=3, validation_interval=3, validation_examples=1,
+                     batch_size=2)
+    datasets = (NoteCrops(), NoteCrops(random_crop=False, copies=1))
+    result = train(datasets, tmp_path / "run", config, progress=False)
+    assert result.step == 3 and result.validation_loss is not None
+    rows = _read_csv(tmp_path / "run" / "train_log.csv")
+    # Negative log-likelihood in nats per sample: at most log(256) = 5.55 for an untrained softmax
+    # over mu-law codes (a little more while the initial output is not uniform), no spectral terms.
+    assert list(rows[0]) == ["step", "loss", "grad_norm", "learning_rate", "seconds_per_step"]
+    assert 0.0 < float(rows[0]["loss"]) < 7.0
+    # Validation generates the first example sample by sample and writes it next to the target.
+    folder = tmp_path / "run" / "validation" / "step_000003"
+    model_audio, target_audio = folder / "example_0_model.wav", folder / "example_0_target.wav"
+    assert model_audio.is_file() and target_audio.is_file()
+    assert sf.info(model_audio).frames == sf.info(target_audio).frames == CROP_FRAMES * HOP
+    payload = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert payload["config"]["model"]["synth"] == synth
+    assert type(load_run(tmp_path / "run")[3]).__name__ == {"wavenet": "WaveNet", "samplernn": "SampleRNN"}[synth]
+
+
+def test_baselines_have_no_full_size():
+    config = _config("wavenet")
+    config.model.size = "full"
+    with pytest.raises(ValueError, match="model.size"):
+        config.validate()

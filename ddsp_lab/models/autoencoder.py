@@ -530,8 +530,8 @@ class GraphVoice(Autoencoder):
                 module.project_()
 
 
-def build_model(config: ModelConfig) -> Autoencoder:
-    """The voice a :class:`~ddsp_lab.models.ModelConfig` describes.
+def build_model(config: ModelConfig) -> nn.Module:
+    """The voice (an :class:`Autoencoder`) or neural baseline a :class:`~ddsp_lab.models.ModelConfig` describes.
 
     ``config.sample_rate`` and ``config.hop_length`` must be set (training
     fills them in from the dataset); size fields left at ``None`` come from
@@ -546,10 +546,22 @@ def build_model(config: ModelConfig) -> Autoencoder:
             "config.sample_rate and config.hop_length must be set to build a model "
             "(training takes them from the dataset)"
         )
-    sizes = config.architecture()
-    common = dict(
+    loudness = dict(
         loudness_mean_db=-40.0 if config.loudness_mean_db is None else config.loudness_mean_db,
         loudness_std_db=15.0 if config.loudness_std_db is None else config.loudness_std_db,
+    )
+    if config.synth == "wavenet":
+        from .wavenet import WaveNet
+
+        return WaveNet.from_size(config.size, config.sample_rate, config.hop_length, output=config.wavenet_output,
+                                 **loudness)
+    if config.synth == "samplernn":
+        from .samplernn import SampleRNN
+
+        return SampleRNN.from_size(config.size, config.sample_rate, config.hop_length, **loudness)
+    sizes = config.architecture()
+    common = dict(
+        **loudness,
         z_size=config.z_size,
         n_mfcc=config.n_mfcc,
         n_mels=config.n_mels,

@@ -27,7 +27,11 @@ from ..io import write_text_atomic
 
 PathLike = Union[str, os.PathLike]
 
-SYNTHS = ("ddsp", "fm", "graph")
+SYNTHS = ("ddsp", "fm", "graph", "wavenet", "samplernn")
+# Unstructured autoregressive baselines: trained on the likelihood of the audio, not a spectral loss.
+AUTOREGRESSIVE_SYNTHS = ("wavenet", "samplernn")
+BASELINE_SIZES = ("tiny", "small")
+WAVENET_OUTPUTS = ("mu_law", "logistic")
 GRAPH_DECODERS = ("rnn", "tcn")
 SIZES = ("tiny", "small", "full")
 CONFIG_FORMAT = "ddsp_lab.train_config"
@@ -87,11 +91,15 @@ class ModelConfig:
 
     Attributes:
         synth: ``"ddsp"`` (harmonic plus filtered noise plus reverb, RNN-FC
-            decoder), ``"fm"`` (six FM operators plus reverb, TCN decoder) or
-            ``"graph"`` (the synth graph ``graph``, see :class:`~ddsp_lab.models.GraphVoice`).
+            decoder), ``"fm"`` (six FM operators plus reverb, TCN decoder),
+            ``"graph"`` (the synth graph ``graph``, see :class:`~ddsp_lab.models.GraphVoice`),
+            or a neural baseline: ``"wavenet"`` (:class:`~ddsp_lab.models.WaveNet`)
+            or ``"samplernn"`` (:class:`~ddsp_lab.models.SampleRNN`), trained on
+            the likelihood of the audio.
         size: ``"tiny"`` (about 0.25 M parameters), ``"small"`` (about
-            1.2 M) or ``"full"`` (about 5 M, DDSP's decoder); sets every size
-            field left at ``None``.
+            1.2 M) or ``"full"`` (about 5 M, DDSP's decoder; not for the
+            baselines); sets every size field left at ``None`` (the baselines
+            use their own presets).
         sample_rate: Hz; ``None`` takes the dataset's. Any rate works.
         hop_length: samples per frame; ``None`` takes the dataset's.
         hidden_size: DDSP MLP width (``None``: from ``size``).
@@ -130,6 +138,8 @@ class ModelConfig:
             must then have the data's hop.
         graph_decoder: ``"rnn"`` (the DDSP decoder and its sizes) or
             ``"tcn"`` (the FM voice's decoder and its sizes) for a graph.
+        wavenet_output: ``"mu_law"`` (256-way softmax) or ``"logistic"``
+            (discretised mixture of logistics) for ``synth: "wavenet"``.
     """
 
     synth: str = "ddsp"
@@ -160,6 +170,7 @@ class ModelConfig:
     f0_hz_median: Optional[float] = None
     graph: Optional[Dict[str, Any]] = None
     graph_decoder: str = "rnn"
+    wavenet_output: str = "mu_law"
 
     def validate(self) -> "ModelConfig":
         """Check every field; raise ``ValueError`` naming the first bad one. Returns ``self``."""
@@ -200,9 +211,18 @@ class ModelConfig:
                  "null or a graph preset (a JSON object or the path of a preset file)", self.graph)
         _require(self.synth != "graph" or self.graph is not None, "model.graph", 'set when synth is "graph"',
                  self.graph)
+        _require(self.synth not in AUTOREGRESSIVE_SYNTHS or self.size in BASELINE_SIZES, "model.size",
+                 f"one of {BASELINE_SIZES} for the {self.synth} baseline", self.size)
+        _require(self.wavenet_output in WAVENET_OUTPUTS, "model.wavenet_output", f"one of {WAVENET_OUTPUTS}",
+                 self.wavenet_output)
         _require(self.graph_decoder in GRAPH_DECODERS, "model.graph_decoder", f"one of {GRAPH_DECODERS}",
                  self.graph_decoder)
         return self
+
+    @property
+    def autoregressive(self) -> bool:
+        """True for the neural baselines (WaveNet, SampleRNN), which train on the audio's likelihood."""
+        return self.synth in AUTOREGRESSIVE_SYNTHS
 
     @property
     def decoder_family(self) -> str:

@@ -293,7 +293,10 @@ class SampleRNN(nn.Module):
 
         ``log(256) = 5.55`` for a uniform guess.
         """
-        logits = self.forward(audio, f0_hz, loudness_db)
+        return self.nll(self.forward(audio, f0_hz, loudness_db), audio)
+
+    def nll(self, logits: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """:meth:`loss` from the logits of :meth:`forward` (``[B, T, 256]``) and the audio ``[B, T]``."""
         codes = self.encode(audio.to(device=logits.device, dtype=logits.dtype))
         return F.cross_entropy(logits.reshape(-1, self.levels), codes.reshape(-1))
 

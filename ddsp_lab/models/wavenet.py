@@ -378,7 +378,10 @@ class WaveNet(nn.Module):
         mixture NLL over ``logistic_bins`` levels (:func:`logistic_mixture_nll`).
         The two are not comparable with each other (different alphabets).
         """
-        outputs = self.forward(audio, f0_hz, loudness_db)
+        return self.nll(self.forward(audio, f0_hz, loudness_db), audio)
+
+    def nll(self, outputs: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        """:meth:`loss` from the outputs of :meth:`forward` (``[B, T, C]``) and the audio ``[B, T]``."""
         audio = audio.to(device=outputs.device, dtype=outputs.dtype)
         if self.output == "mu_law":
             return F.cross_entropy(outputs.reshape(-1, self.output_channels), mu_law_encode(audio).reshape(-1))

@@ -28,6 +28,7 @@ import dataclasses
 import json
 import math
 import os
+import time
 from typing import Any, Dict, List, Optional, Union
 
 import torch
@@ -35,6 +36,7 @@ import torch
 from .. import metrics
 from ..features import compute_f0, compute_loudness
 from ..io import write_text_atomic
+from ..pretrained import BUNDLED_MODELS
 from .train import load_run
 
 PathLike = Union[str, os.PathLike]
@@ -109,6 +111,7 @@ class EvalReport:
         lines += [
             f"| examples | {self.aggregate['examples']} |",
             f"| examples with confident pitch | {self.aggregate['examples_with_pitch']} |",
+            f"| rendering time / audio time | {_format(self.aggregate.get('render_real_time_factor'))} |",
             "",
             "| # | source | start (s) | " + " | ".join(_METRIC_TITLES[name] for name in METRIC_NAMES) + " |",
             "|---|---|---|" + "---|" * len(METRIC_NAMES),
@@ -138,12 +141,14 @@ def evaluate(
     device=None,
     progress: bool = True,
     out_dir: Optional[PathLike] = None,
+    max_examples: Optional[int] = None,
 ) -> EvalReport:
     """Resynthesise a split of a prepared dataset and measure it (see the module docstring).
 
     Args:
-        run_dir_or_checkpoint: a run folder (its newest intact checkpoint) or
-            a checkpoint ``.pt`` written by :func:`~ddsp_lab.workflows.train.train`.
+        run_dir_or_checkpoint: a run folder (its newest intact checkpoint), a
+            checkpoint ``.pt`` written by :func:`~ddsp_lab.workflows.train.train`,
+            or a bundled model's name (then ``out_dir`` is required).
         dataset_dir: a folder written by :func:`~ddsp_lab.data.prepare_dataset`
             with the run's sample rate and hop.
         split: ``"validation"`` (default) or ``"train"``.
@@ -155,6 +160,9 @@ def evaluate(
         out_dir: folder for ``eval.json`` and ``eval.md`` (created if
             needed); default the run folder (the checkpoint's folder when a
             checkpoint is given).
+        max_examples: score at most this many examples, evenly spaced over
+            the split (``None``: all). The autoregressive baselines generate
+            sample by sample, which makes a whole split slow on a CPU.
 
     Returns:
         An :class:`EvalReport`.
@@ -169,9 +177,14 @@ def evaluate(
         raise ValueError(f"crepe_model must be 'full' or 'tiny', got {crepe_model!r}")
     from ..data import PreparedDataset
 
-    source = os.path.abspath(os.fspath(run_dir_or_checkpoint))
-    if not os.path.exists(source):
-        raise FileNotFoundError(f"run folder or checkpoint not found: {source}")
+    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
+                                     or max_examples < 1):
+        raise ValueError(f"max_examples must be a positive integer or None, got {max_examples!r}")
+    source = os.fspath(run_dir_or_checkpoint)
+    if out_dir is None and not os.path.exists(source):
+        if source in BUNDLED_MODELS:
+            raise ValueError(f"out_dir is required to evaluate the bundled model {source!r}")
+        raise FileNotFoundError(f"run folder or checkpoint not found: {os.path.abspath(source)}")
     dataset_dir = os.path.abspath(os.fspath(dataset_dir))
     if not os.path.isdir(dataset_dir):
         raise FileNotFoundError(f"dataset folder not found: {dataset_dir} (prepare one with ddsp-lab prepare)")
@@ -194,21 +207,32 @@ def evaluate(
     threshold = metrics.DEFAULT_CONFIDENCE_THRESHOLD
     tolerance = metrics.DEFAULT_OUTLIER_TOLERANCE_SEMITONES
 
+    indices = list(range(len(dataset)))
+    if max_examples is not None and max_examples < len(indices):
+        indices = [number * len(dataset) // max_examples for number in range(max_examples)]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(dataset), desc=f"eval {split}", unit="example", dynamic_ncols=True)
+        bar = tqdm(total=len(indices), desc=f"eval {split}", unit="example", dynamic_ncols=True)
     examples: List[Dict[str, Any]] = []
     devices = [device] if device.type == "cuda" else []
+    render_seconds, rendered_samples = 0.0, 0
     try:
-        for index in range(len(dataset)):
+        for index in indices:
             item = {key: value.to(device) for key, value in dataset[index].items()}
             reference = item["audio"][None]
-            # The synthesiser's noise is seeded per example: the same checkpoint scores the same.
+            # The synthesiser's noise (or the sampling) is seeded per example: a checkpoint always scores the same.
             with torch.random.fork_rng(devices=devices), torch.no_grad():
                 torch.manual_seed(index)
-                output = model(item["f0_hz"][None], item["loudness_db"][None], reference if model.z_size else None)
+                started = time.perf_counter()
+                if config.model.autoregressive:
+                    output = model.generate(item["f0_hz"][None], item["loudness_db"][None])
+                else:
+                    output = model(item["f0_hz"][None], item["loudness_db"][None],
+                                   reference if model.z_size else None)
+                render_seconds += time.perf_counter() - started
+                rendered_samples += output.shape[-1]
             out_f0, out_confidence = compute_f0(output, sample_rate, hop_length=hop_length, model=crepe_model)
             ref_confidence = item["confidence"][None]
             where = dataset.describe(index)
@@ -241,6 +265,8 @@ def evaluate(
         values = [example[name] for example in examples if example[name] is not None]
         aggregate[name] = sum(values) / len(values) if values else None
     aggregate["examples"] = len(examples)
+    # Seconds of rendering per second of audio (below 1: faster than real time).
+    aggregate["render_real_time_factor"] = render_seconds * sample_rate / rendered_samples if rendered_samples else None
     aggregate["examples_with_pitch"] = sum(1 for example in examples if example["confident_frames"])
 
     report = EvalReport(
@@ -250,7 +276,7 @@ def evaluate(
         aggregate=aggregate,
     )
     if out_dir is None:
-        out_dir = source if os.path.isdir(source) else os.path.dirname(source)
+        out_dir = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     report.json_path = write_text_atomic(

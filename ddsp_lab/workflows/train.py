@@ -874,6 +874,23 @@ class _StopRequest:
 # -- validation ---------------------------------------------------------------
 
 
+def _batch_loss(network: nn.Module, loss_fn, batch: Mapping[str, torch.Tensor], autoregressive: bool):
+    """``(loss, terms, rendered audio or None)`` of one batch.
+
+    Voices render the audio from the conditioning and are scored by the
+    spectral loss; the autoregressive baselines predict every sample from the
+    samples before it (teacher forcing) and are scored by their negative
+    log-likelihood, with nothing rendered.
+    """
+    audio = batch["audio"]
+    model = network.module if hasattr(network, "module") else network
+    if autoregressive:
+        return model.nll(network(audio, batch["f0_hz"], batch["loudness_db"]), audio), {}, None
+    prediction = network(batch["f0_hz"], batch["loudness_db"], audio if model.z_size else None)
+    loss, terms = loss_fn(prediction, audio)
+    return loss, terms, prediction
+
+
 def _validate(model, loss_fn, dataset, config: Config, device, step: int, run_dir: str, hop_length: int):
     """Loss on the validation split, plus WAVs and a spectrogram sheet of the first examples."""
     from ..io import save_audio
@@ -899,15 +916,21 @@ def _validate(model, loss_fn, dataset, config: Config, device, step: int, run_di
             batch = collate_items([items[key] for key in keys], hop_length)
             batch = {key: value.to(device) for key, value in batch.items()}
             audio = batch["audio"]
-            prediction = model(batch["f0_hz"], batch["loudness_db"], audio if model.z_size else None)
-            loss, terms = loss_fn(prediction, audio)
+            loss, terms, prediction = _batch_loss(model, loss_fn, batch, config.model.autoregressive)
             size = audio.shape[0]
             for name, value in [("validation_loss", loss)] + [(f"validation_{k}", v) for k, v in terms.items()]:
                 totals[name] = totals.get(name, 0.0) + float(value) * size
             weight += size
             for row in range(size):
                 if len(examples) < training.validation_examples:
-                    examples.append((audio[row].cpu(), prediction[row].cpu()))
+                    if prediction is None:
+                        # Sample by sample: a second of each example keeps validation affordable on a CPU.
+                        frames = min(batch["f0_hz"].shape[1], max(1, model.sample_rate // hop_length))
+                        generated = model.generate(batch["f0_hz"][row:row + 1, :frames],
+                                                   batch["loudness_db"][row:row + 1, :frames])
+                        examples.append((audio[row, :frames * hop_length].cpu(), generated[0].cpu()))
+                    else:
+                        examples.append((audio[row].cpu(), prediction[row].cpu()))
     model.train(was_training)
     scalars = {name: value / weight for name, value in totals.items()}
     if examples:
@@ -1060,7 +1083,9 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, state: 
 
     hop_length = config.model.hop_length
     writes = state.is_main
-    columns = ["step", "loss"] + loss_fn.term_names + ["grad_norm", "learning_rate", "seconds_per_step"]
+    autoregressive = config.model.autoregressive
+    term_names = [] if autoregressive else loss_fn.term_names
+    columns = ["step", "loss"] + term_names + ["grad_norm", "learning_rate", "seconds_per_step"]
     train_log = validation_log = board = None
     if writes:
         os.makedirs(run_dir, exist_ok=True)
@@ -1068,7 +1093,7 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, state: 
         train_log = _CsvLog(os.path.join(run_dir, TRAIN_LOG), columns, step)
         validation_log = _CsvLog(
             os.path.join(run_dir, VALIDATION_LOG),
-            ["step", "validation_loss"] + [f"validation_{name}" for name in loss_fn.term_names], step,
+            ["step", "validation_loss"] + [f"validation_{name}" for name in term_names], step,
         )
         board = _tensorboard(run_dir)
 
@@ -1122,9 +1147,7 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, state: 
                 batch = next(batches)
                 torch.manual_seed(_mix_seed(training.seed, _STEP_STREAM, step, state.rank))
                 batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-                audio = batch["audio"]
-                prediction = network(batch["f0_hz"], batch["loudness_db"], audio if model.z_size else None)
-                loss, terms = loss_fn(prediction, audio)
+                loss, terms, _ = _batch_loss(network, loss_fn, batch, autoregressive)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip_norm)
@@ -1145,11 +1168,12 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, state: 
                     )
                 learning_rate = optimizer.param_groups[0]["lr"]
                 optimizer.step()
-                model.project_parameters()
+                if not autoregressive:
+                    model.project_parameters()
                 scheduler.step()
                 step += 1
                 elapsed = time.perf_counter() - started
-                for name, value in zip(["loss"] + loss_fn.term_names + ["grad_norm"], values[:-1]):
+                for name, value in zip(["loss"] + term_names + ["grad_norm"], values[:-1]):
                     sums[name] = sums.get(name, 0.0) + value
                 sums["seconds_per_step"] = sums.get("seconds_per_step", 0.0) + elapsed
                 summed_steps += 1

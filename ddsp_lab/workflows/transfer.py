@@ -126,6 +126,11 @@ def _load_model(source, device: torch.device):
         path, payload, _, model = load_run(source, device)
     except FileNotFoundError as error:
         raise FileNotFoundError(f"model_or_run_dir: {error}") from None
+    if not isinstance(model, Autoencoder):
+        raise ValueError(
+            f"model_or_run_dir holds a {type(model).__name__}, a neural baseline; timbre transfer plays a voice "
+            "(DDSP, FM or graph)"
+        )
     return model, path, payload
 
 
