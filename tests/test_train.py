@@ -475,6 +475,8 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     # Step 1 runs the same initial model on the same global batch; float32 sums of
     # ~1e5 terms in another order differ by ~log2(n) * 6e-8 ~ 1e-6 relative.
     assert math.isclose(runs[0]["history"][0]["loss"], reference.history[0]["loss"], rel_tol=1e-5)
+    # The logged gradient norm is the global one (every rank holds the averaged gradient), not a sum over ranks.
+    assert math.isclose(runs[0]["history"][0]["grad_norm"], reference.history[0]["grad_norm"], rel_tol=1e-4)
     assert all(torch.equal(runs[0]["state"][k], runs[1]["state"][k]) for k in runs[0]["state"])
     assert (tmp_path / "run_0" / "last.pt").is_file()
     assert not (tmp_path / "run_1").exists()
@@ -510,3 +512,13 @@ def test_baselines_have_no_full_size():
     config.model.size = "full"
     with pytest.raises(ValueError, match="model.size"):
         config.validate()
+
+
+def test_time_budget_ends_the_run_with_a_checkpoint(tmp_path):
+    result = train((NoteCrops(), None), tmp_path / "run", _config(steps=50, checkpoint_interval=100),
+                   progress=False, max_seconds=1e-3)
+    # The budget is spent during the first step, which is the last; it is saved like a planned end.
+    assert (result.step, result.steps, result.interrupted) == (1, 1, False)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["step"] == 1
+    with pytest.raises(ValueError, match="max_seconds"):
+        train((NoteCrops(), None), tmp_path / "other", _config(), progress=False, max_seconds=0)

@@ -957,6 +957,7 @@ def train(
     resume: bool = True,
     progress: bool = True,
     max_steps: Optional[int] = None,
+    max_seconds: Optional[float] = None,
 ) -> TrainResult:
     """Train a voice; resumable, reproducible, and multi-process under ``torchrun``.
 
@@ -987,6 +988,9 @@ def train(
             ``config.training.steps`` (a checkpoint and a validation are
             written there). The learning-rate schedule does not depend on
             it, so stopping early and calling again continues exactly.
+        max_seconds: wall-clock budget of this call in seconds: the step
+            that ends after it is the last (a checkpoint and a validation
+            are written there). ``None``: no limit.
 
     Returns:
         A :class:`TrainResult`.
@@ -1003,7 +1007,7 @@ def train(
     state, device = _setup_distributed(device)
     try:
         return _train(dataset_dir_or_datasets, os.path.abspath(os.fspath(run_dir)), config, device, resume,
-                      progress, max_steps, state)
+                      progress, max_steps, max_seconds, state)
     finally:
         if state.owns_group:
             import torch.distributed as dist
@@ -1043,9 +1047,13 @@ def _find_resume_point(run_dir: str, resume: bool, state: _Distributed):
     return found
 
 
-def _train(source, run_dir, config, device, resume, progress, max_steps, state: _Distributed) -> TrainResult:
+def _train(source, run_dir, config, device, resume, progress, max_steps, max_seconds,
+           state: _Distributed) -> TrainResult:
     if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
         raise ValueError(f"max_steps must be a positive integer or None, got {max_steps!r}")
+    if max_seconds is not None and (isinstance(max_seconds, bool) or not isinstance(max_seconds, (int, float))
+                                    or not 0 < max_seconds < math.inf):
+        raise ValueError(f"max_seconds must be a positive number of seconds or None, got {max_seconds!r}")
     given = _as_config(config)
     resume_path = _find_resume_point(run_dir, resume, state)
     payload = load_checkpoint(resume_path) if resume_path is not None else None
@@ -1139,6 +1147,7 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, state: 
         saved_step = step
 
     model.train()
+    run_started = time.perf_counter()
     try:
         with _StopRequest(notify) as stop:
             batches = iter(loader)
@@ -1151,15 +1160,23 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, state: 
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), training.grad_clip_norm)
-                scalars = torch.stack([loss.detach(), *[t.detach() for t in terms.values()],
-                                       grad_norm.detach().to(loss.dtype),
-                                       torch.tensor(float(stop.requested), dtype=loss.dtype, device=loss.device)])
+                out_of_time = max_seconds is not None and time.perf_counter() - run_started >= max_seconds
+                flags = [float(stop.requested), float(out_of_time)]
+                scalars = torch.cat([
+                    torch.stack([loss.detach(), *[t.detach() for t in terms.values()], grad_norm.detach().to(loss.dtype)]),
+                    torch.tensor(flags, dtype=loss.dtype, device=loss.device),
+                ])
                 if state.enabled:
                     import torch.distributed as dist
 
                     dist.all_reduce(scalars)
+                    # The loss terms differ per process; the gradient norm is the same everywhere (DDP
+                    # averages gradients), so averaging keeps it; a flag raised anywhere stays raised.
                     scalars[:-2] /= state.world_size
-                values = scalars.tolist()
+                flags = scalars[-2:].tolist()
+                values = scalars[:-1].tolist()
+                if flags[1] > 0 and step + 1 < end_step:
+                    end_step = step + 1  # the time budget is spent: this step is the last
                 if not all(math.isfinite(v) for v in values[:-1]):
                     raise FloatingPointError(
                         f"the loss or the gradient is not finite at step {step + 1} (loss {values[0]}, gradient "
