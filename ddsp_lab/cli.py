@@ -107,6 +107,20 @@ def _transfer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .workflows.compare import compare, parse_budget
+
+    if (args.budget is None) == (args.steps is None):
+        raise ValueError("give either --budget (e.g. 20m) or --steps")
+    report = compare(args.dataset_dir, args.out, models=args.models.split(","), size=args.size,
+                     budget_seconds=parse_budget(args.budget) if args.budget is not None else None,
+                     steps=args.steps, eval_examples=args.eval_examples, crepe_model=args.crepe_model,
+                     device=args.device, progress=not args.no_progress)
+    print(report.format_table(), end="")
+    print(f"Wrote {report.table_path}, {report.json_path}" + (f" and {report.plot_path}" if report.plot_path else ""))
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from .workflows.export import export_streaming
 
@@ -258,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
     transfer_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
     transfer_cmd.add_argument("--no-progress", action="store_true", help="no progress bar")
     transfer_cmd.set_defaults(handler=_transfer)
+
+    compare_cmd = commands.add_parser(
+        "compare", help="train the DDSP voice and the neural baselines for the same budget and compare them")
+    compare_cmd.add_argument("dataset_dir", metavar="DATASET_DIR", help="a folder written by ddsp-lab prepare")
+    compare_cmd.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
+    compare_cmd.add_argument("--budget", metavar="TIME", help="training time per model, e.g. 20m, 90s, 1.5h")
+    compare_cmd.add_argument("--steps", type=int, metavar="N", help="training steps per model instead of a time")
+    compare_cmd.add_argument("--models", default="ddsp,wavenet,samplernn",
+                             help="comma-separated from ddsp, fm, wavenet, samplernn (default: %(default)s)")
+    compare_cmd.add_argument("--size", choices=("tiny", "small"), default="tiny",
+                             help="size preset of every model (default: %(default)s)")
+    compare_cmd.add_argument("--eval-examples", type=int, default=4, metavar="N",
+                             help="validation examples scored per model (default: %(default)s)")
+    compare_cmd.add_argument("--crepe-model", choices=("full", "tiny"), default="tiny",
+                             help="CREPE model tracking the outputs' pitch (default: %(default)s)")
+    compare_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
+    compare_cmd.add_argument("--no-progress", action="store_true", help="no progress bars")
+    compare_cmd.set_defaults(handler=_compare)
 
     export_cmd = commands.add_parser("export", help="write a trained DDSP voice as TorchScript for block streaming")
     export_cmd.add_argument("model", metavar="MODEL", help=MODEL_HELP)

@@ -35,7 +35,7 @@ import torch
 
 from .. import metrics
 from ..features import compute_f0, compute_loudness
-from ..io import write_text_atomic
+from ..io import save_audio, write_text_atomic
 from ..pretrained import BUNDLED_MODELS
 from .train import load_run
 
@@ -142,6 +142,7 @@ def evaluate(
     progress: bool = True,
     out_dir: Optional[PathLike] = None,
     max_examples: Optional[int] = None,
+    audio_dir: Optional[PathLike] = None,
 ) -> EvalReport:
     """Resynthesise a split of a prepared dataset and measure it (see the module docstring).
 
@@ -163,6 +164,8 @@ def evaluate(
         max_examples: score at most this many examples, evenly spaced over
             the split (``None``: all). The autoregressive baselines generate
             sample by sample, which makes a whole split slow on a CPU.
+        audio_dir: also write every scored example there, as
+            ``example_<index>_target.wav`` and ``example_<index>_model.wav``.
 
     Returns:
         An :class:`EvalReport`.
@@ -233,6 +236,10 @@ def evaluate(
                                    reference if model.z_size else None)
                 render_seconds += time.perf_counter() - started
                 rendered_samples += output.shape[-1]
+            if audio_dir is not None:
+                os.makedirs(audio_dir, exist_ok=True)
+                save_audio(os.path.join(audio_dir, f"example_{index}_target.wav"), reference.cpu(), sample_rate)
+                save_audio(os.path.join(audio_dir, f"example_{index}_model.wav"), output.cpu(), sample_rate)
             out_f0, out_confidence = compute_f0(output, sample_rate, hop_length=hop_length, model=crepe_model)
             ref_confidence = item["confidence"][None]
             where = dataset.describe(index)
