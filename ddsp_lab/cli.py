@@ -121,6 +121,20 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fit_fm(args: argparse.Namespace) -> int:
+    from .workflows.fit_fm import fit_fm
+
+    written = fit_fm(args.target, args.out, note=args.note, algorithm=args.algorithm, quick=args.quick,
+                     crepe_model=args.crepe_model, progress=not args.no_progress)
+    metrics = written.result.metrics
+    line = f"spectral distance {metrics['spectral_distance']:.3f}"
+    if "preset_spectral_distance" in metrics:
+        line += f" (nearest preset {written.result.preset_name}: {metrics['preset_spectral_distance']:.3f})"
+    print(f"{line}; {written.result.seconds:.0f} s")
+    print(f"Wrote {', '.join(sorted(written.files.values()))}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from .workflows.export import export_streaming
 
@@ -290,6 +304,17 @@ def build_parser() -> argparse.ArgumentParser:
     compare_cmd.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when available, else CPU)")
     compare_cmd.add_argument("--no-progress", action="store_true", help="no progress bars")
     compare_cmd.set_defaults(handler=_compare)
+
+    fit_cmd = commands.add_parser("fit-fm", help="fit a DX7 patch to a recorded note and write it as .syx")
+    fit_cmd.add_argument("target", metavar="TARGET", help="one note, any format and sample rate")
+    fit_cmd.add_argument("-o", "--out", required=True, metavar="OUTDIR", help="output folder")
+    fit_cmd.add_argument("--note", type=int, metavar="N", help="MIDI note of the target (default: detected)")
+    fit_cmd.add_argument("--algorithm", type=int, metavar="A", help="fit this DX7 algorithm only, 1..32")
+    fit_cmd.add_argument("--quick", action="store_true", help="about a minute instead of up to four")
+    fit_cmd.add_argument("--crepe-model", choices=("full", "tiny"), default="tiny",
+                         help="CREPE model detecting the pitch (default: %(default)s)")
+    fit_cmd.add_argument("--no-progress", action="store_true", help="no progress lines")
+    fit_cmd.set_defaults(handler=_fit_fm)
 
     export_cmd = commands.add_parser("export", help="write a trained DDSP voice as TorchScript for block streaming")
     export_cmd.add_argument("model", metavar="MODEL", help=MODEL_HELP)

@@ -404,9 +404,9 @@ def test_factory_voices_from_a_bank_file_and_a_folder(tmp_path):
         factory_voices(tmp_path)
 
 
-@pytest.mark.skipif(not DEFAULT_FACTORY_ROM.is_dir(), reason="shared factory ROM banks are not present")
-def test_default_factory_voices_are_the_256_rom_voices():
+def test_default_factory_voices_are_the_256_bundled_rom_voices():
     voices = factory_voices()
+    assert DEFAULT_FACTORY_ROM.is_dir()
     assert len(voices) == 256
     assert len({name for name, _ in voices}) == 256
     assert voices[0][0].startswith("rom1a/01 ") and voices[-1][0].startswith("rom4b/32 ")

@@ -34,8 +34,9 @@ from .distance import CHUNK_SAMPLES, Distance, spectral_distance
 
 PathLike = Union[str, os.PathLike]
 
-# The shared data folder sits next to the repository (see DESIGN.md, "Data").
-DEFAULT_FACTORY_ROM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "dx7" / "factory_rom"
+
+# The eight factory cartridges ship with the package (ddsp_lab/pretrained/dx7, see its ATTRIBUTION.md).
+DEFAULT_FACTORY_ROM = Path(__file__).resolve().parents[1] / "pretrained" / "dx7"
 
 
 @dataclasses.dataclass
@@ -94,8 +95,7 @@ def factory_voices(paths: Union[None, PathLike, Sequence[PathLike]] = None) -> L
     Args:
         paths: ``.syx`` files and/or folders (every ``*.syx`` inside, sorted
             by name). Default: the eight factory ROM cartridges in
-            :data:`DEFAULT_FACTORY_ROM` (``../shared/data/dx7/factory_rom``
-            next to the repository).
+            :data:`DEFAULT_FACTORY_ROM` (the bundled copy in ``ddsp_lab/pretrained/dx7``).
 
     Returns:
         ``[(name, voice), ...]``; ``name`` is ``"<file stem>/<NN> <voice

@@ -6,6 +6,8 @@
   (``ddsp-lab transfer violin melody.wav``, :func:`~ddsp_lab.workflows.train.load_run`).
 * :data:`TRUMPET_MELODY`: a 5.3 s jazz trumpet phrase, the input of the demo's
   timbre transfer.
+* ``dx7/``: the eight DX7 factory cartridges (256 voices), the preset pool of
+  ``ddsp-lab fit-fm`` (:func:`ddsp_lab.fitting.factory_voices`).
 """
 
 from __future__ import annotations
