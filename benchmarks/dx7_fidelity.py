@@ -322,7 +322,7 @@ def write_report(path: Path, rows, speeds, first_s, robust, checks, consistency,
                      f"| {s['audio_median']:.0f}x |")
     lines += [
         "",
-        f"Target: at least 200x real time on one core. First render in a fresh process (imports, loading the",
+        "Target: at least 200x real time on one core. First render in a fresh process (imports, loading the",
         f"numba code cached on disk by an earlier run, rendering 2 s at 44.1 kHz): {first_s:.2f} s. The very",
         "first run after installation also compiles the kernels (a few seconds) and caches them.",
         "",

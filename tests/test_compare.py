@@ -5,7 +5,6 @@ import pathlib
 import shutil
 
 import pytest
-import torch
 
 from ddsp_lab.cli import main
 from ddsp_lab.data import prepare_dataset
@@ -14,12 +13,7 @@ from ddsp_lab.workflows.compare import parse_budget
 DATA = pathlib.Path(__file__).parent / "data"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_budget_parsing():

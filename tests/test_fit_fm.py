@@ -18,12 +18,7 @@ DATA = pathlib.Path(__file__).parent / "data"
 RATE = 22050
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _two_operator_patch():

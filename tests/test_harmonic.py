@@ -1,6 +1,5 @@
 """Harmonic and Sinusoidal synthesis against closed-form sums."""
 
-import math
 
 import numpy as np
 import pytest

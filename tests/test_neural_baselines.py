@@ -20,13 +20,7 @@ RATE = 16000
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # The machine's cores are shared: one thread avoids OpenMP contention on tiny tensors.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _controls(frames, batch=1, seed=0, dtype=torch.float64):

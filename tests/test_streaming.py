@@ -13,12 +13,7 @@ from ddsp_lab.workflows.export import export_streaming, load_streaming
 RATE, HOP = 16000, 64
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _voice(seed=0, **kwargs):

@@ -533,7 +533,6 @@ def fit_patch(
     """
     started = time.perf_counter()
     settings = settings or FitSettings()
-    deadline = started + settings.time_budget_s
     stages = tuple(stages)
     unknown = [stage for stage in stages if stage not in STAGES]
     if unknown or not ({"presets", "analysis"} & set(stages)):
@@ -567,9 +566,11 @@ def fit_patch(
     preset_name = None
     pool = [(name, voice) for name, voice in (presets or [])]
     if pool:
-        match = nearest_preset(fit_target, fit_rate, note, pool, gate_s=gate_s, velocity=velocity)
+        # The baseline is chosen as a musician would hear it: over the whole note at the target's rate.
+        match = nearest_preset(target, sample_rate, note, pool, gate_s=gate_s, velocity=velocity)
         preset_name = match.name
-        records.append(StageRecord("nearest preset", match.distance, time.perf_counter() - started, match.name))
+        records.append(StageRecord("nearest preset (whole note)", match.distance, time.perf_counter() - started,
+                                   match.name))
         say(f"nearest preset: {match.name} (distance {match.distance:.3f})")
         if "presets" in stages:
             by_name = dict(pool)
@@ -646,23 +647,39 @@ def fit_patch(
         records.append(StageRecord("grid search", best, time.perf_counter() - started))
         say(f"grid search: distance {best:.3f}")
 
-    best_voice = best_voice.copy()
-    best_voice.name = "FITTED"
+    # The fit window is a part of the note at a lower rate: the final choice between the fitted voice
+    # and the best starting point is made on the whole note at the target's rate.
     full = dict(note=note, velocity=velocity, gate_s=gate_s, duration_s=target.shape[-1] / sample_rate,
                 sample_rate=sample_rate)
-    fitted = render_voice(best_voice, **full)[:, : target.shape[-1]]
-    fitted = torch.nn.functional.pad(fitted, (0, target.shape[-1] - fitted.shape[-1]))
+    finalists = [(best_name, best_voice)]
+    if preset_name is not None and "presets" in stages:
+        finalists.append((preset_name, dict(pool)[preset_name]))
+    audio = [_render_like(voice, full, target) for _, voice in finalists]
+    whole = spectral_distance(torch.cat(audio), target, sample_rate)
+    pick = int(torch.argmin(whole))
+    if pick:
+        records.append(StageRecord("whole-note choice (whole note)", float(whole[pick]), time.perf_counter() - started,
+                                   f"kept {finalists[pick][0]}"))
+        say(f"whole note: the nearest preset {finalists[pick][0]} is closer than the refined voice")
+    best_voice = finalists[pick][1].copy()
+    best_voice.name = "FITTED"
+    fitted = audio[pick]
     metrics = _metrics(fitted, target, sample_rate, "")
     preset_audio = None
     if preset_name is not None:
-        preset_audio = render_voice(dict(pool)[preset_name], **full)[:, : target.shape[-1]]
-        preset_audio = torch.nn.functional.pad(preset_audio, (0, target.shape[-1] - preset_audio.shape[-1]))
+        preset_audio = _render_like(dict(pool)[preset_name], full, target)
         metrics.update(_metrics(preset_audio, target, sample_rate, "preset_"))
     return FitResult(
         voice=best_voice, note=note, velocity=velocity, gate_s=gate_s, sample_rate=sample_rate, target=target,
         fitted=fitted, preset_name=preset_name, preset=preset_audio, metrics=metrics, stages=records,
         loss_curve=curve, analysis=analysis, seconds=time.perf_counter() - started,
     )
+
+
+def _render_like(voice: Voice, render: Dict[str, Any], target: torch.Tensor) -> torch.Tensor:
+    """The engine's render of ``voice`` with the target's length ``[1, T]``."""
+    audio = render_voice(voice, **render)[:, : target.shape[-1]]
+    return torch.nn.functional.pad(audio, (0, target.shape[-1] - audio.shape[-1]))
 
 
 def _metrics(audio: torch.Tensor, target: torch.Tensor, sample_rate: int, prefix: str) -> Dict[str, float]:

@@ -53,6 +53,32 @@ def _as_frames(value, name: str) -> torch.Tensor:
     return value
 
 
+def scale_conditioning(
+    f0_hz: torch.Tensor, loudness_db: torch.Tensor, loudness_mean_db: float, loudness_std_db: float
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Scaled pitch ``hz_to_midi(f0_hz) / 127`` (0 Hz -> 0) and normalised loudness, ``[B, F, 1]`` each.
+
+    The conditioning every model here receives (voices and neural baselines alike).
+
+    Args:
+        f0_hz: ``[B, F]`` or ``[B, F, 1]`` fundamental in Hz, ``>= 0``.
+        loudness_db: ``[B, F]`` or ``[B, F, 1]`` loudness in dB; ``loudness_mean_db``
+            maps to 0 and ``loudness_std_db`` dB to 1.
+    """
+    f0_hz = _as_frames(f0_hz, "f0_hz")
+    loudness_db = _as_frames(loudness_db, "loudness_db")
+    if f0_hz.shape[:2] != loudness_db.shape[:2]:
+        raise ValueError(
+            f"f0_hz has batch/frames {tuple(f0_hz.shape[:2])} but loudness_db has "
+            f"{tuple(loudness_db.shape[:2])}; they must describe the same frames"
+        )
+    if bool((f0_hz < 0).any()):
+        raise ValueError(f"f0_hz must be >= 0, got a minimum of {float(f0_hz.min()):.6g}")
+    pitch = hz_to_midi(f0_hz) / MIDI_RANGE
+    loudness = (loudness_db.to(pitch.dtype) - loudness_mean_db) / loudness_std_db
+    return pitch, loudness
+
+
 class Autoencoder(nn.Module, abc.ABC):
     """Base class of the voices: conditioning -> (encoder) -> decoder -> synthesiser.
 
@@ -119,18 +145,7 @@ class Autoencoder(nn.Module, abc.ABC):
             f0_hz: ``[B, F]`` or ``[B, F, 1]`` fundamental in Hz, ``>= 0``.
             loudness_db: ``[B, F]`` or ``[B, F, 1]`` loudness in dB.
         """
-        f0_hz = _as_frames(f0_hz, "f0_hz")
-        loudness_db = _as_frames(loudness_db, "loudness_db")
-        if f0_hz.shape[:2] != loudness_db.shape[:2]:
-            raise ValueError(
-                f"f0_hz has batch/frames {tuple(f0_hz.shape[:2])} but loudness_db has "
-                f"{tuple(loudness_db.shape[:2])}; they must describe the same frames"
-            )
-        if bool((f0_hz < 0).any()):
-            raise ValueError(f"f0_hz must be >= 0, got a minimum of {float(f0_hz.min()):.6g}")
-        pitch = hz_to_midi(f0_hz) / MIDI_RANGE
-        loudness = (loudness_db - self.loudness_mean_db) / self.loudness_std_db
-        return pitch, loudness
+        return scale_conditioning(f0_hz, loudness_db, self.loudness_mean_db, self.loudness_std_db)
 
     def conditioning(
         self, f0_hz: torch.Tensor, loudness_db: torch.Tensor, audio: Optional[torch.Tensor] = None

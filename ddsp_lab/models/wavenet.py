@@ -44,10 +44,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..core.checks import check_audio, check_hop_length, check_positive, check_sample_rate, check_tensor
-from ..core.conversions import hz_to_midi
+from ..core.checks import check_audio, check_hop_length, check_positive, check_sample_rate
 from ..core.upsample import upsample_linear
-from .autoencoder import MIDI_RANGE
+from .autoencoder import scale_conditioning
 from .mulaw import MU_LAW_CHANNELS, linear_decode, linear_encode, mu_law_decode, mu_law_encode
 
 OUTPUTS = ("mu_law", "logistic")
@@ -70,16 +69,6 @@ def _check_count(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
-
-
-def _as_frames(value, name: str) -> torch.Tensor:
-    """``[B, F]`` or ``[B, F, 1]`` -> ``[B, F, 1]``, checked (NaN, ndim, no frames)."""
-    check_tensor(value, name, ndim=(2, 3))
-    if value.dim() == 3 and value.shape[-1] != 1:
-        raise ValueError(f"{name} must be [batch, frames] or [batch, frames, 1], got shape {tuple(value.shape)}")
-    if value.shape[1] == 0:
-        raise ValueError(f"{name} has no frames (shape {tuple(value.shape)})")
-    return value if value.dim() == 3 else value.unsqueeze(-1)
 
 
 def audio_rate_conditioning(
@@ -106,17 +95,7 @@ def audio_rate_conditioning(
     Returns:
         ``[B, F * hop_length, 2]``: channel 0 pitch, channel 1 loudness.
     """
-    f0_hz = _as_frames(f0_hz, "f0_hz")
-    loudness_db = _as_frames(loudness_db, "loudness_db")
-    if f0_hz.shape[:2] != loudness_db.shape[:2]:
-        raise ValueError(
-            f"f0_hz has batch/frames {tuple(f0_hz.shape[:2])} but loudness_db has "
-            f"{tuple(loudness_db.shape[:2])}; they must describe the same frames"
-        )
-    if bool((f0_hz < 0).any()):
-        raise ValueError(f"f0_hz must be >= 0, got a minimum of {float(f0_hz.min()):.6g}")
-    pitch = hz_to_midi(f0_hz) / MIDI_RANGE
-    loudness = (loudness_db.to(pitch.dtype) - loudness_mean_db) / loudness_std_db
+    pitch, loudness = scale_conditioning(f0_hz, loudness_db, loudness_mean_db, loudness_std_db)
     return upsample_linear(torch.cat([pitch, loudness], dim=-1), hop_length)
 
 

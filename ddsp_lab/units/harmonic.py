@@ -12,10 +12,9 @@ from ..core.checks import (
     check_nonnegative,
     check_same_frames,
     check_sample_rate,
-    check_tensor,
 )
 from ..core.conversions import exp_sigmoid
-from ..core.phase import frame_start_phases, wrap_phase
+from ..core.phase import frame_start_phases
 from ..core.sinusoids import nyquist_gate, sinusoid_bank
 from ..core.upsample import next_frames
 from .base import Processor
