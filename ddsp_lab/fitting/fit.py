@@ -86,13 +86,16 @@ class FitSettings:
             every stage gets a share and stops when it is spent.
         window_s: seconds of the target fitted (from the start); the final
             metrics use the whole note.
+        max_window_s: the window grows to include the key-up and 0.3 s of
+            release when that fits within this many seconds.
         fit_rate: sample rate of the fit in Hz (the target is resampled; the
             result is rendered at the target's rate).
         preset_starts: nearest factory voices used as starting points.
         algorithms: algorithms of the analysis builds (``None``: :data:`DEFAULT_ALGORITHMS`).
         survey_steps: Adam steps for every start.
         keep: starts that continue after the survey.
-        refine_steps: Adam steps for each kept start.
+        refine_steps: at most this many Adam steps for each kept start (the
+            refinement's share of the time budget usually ends it first).
         learning_rate: Adam's rate for rates, levels and detune (DX7 units).
         frequency_learning_rate: Adam's rate for log2 ratios (octaves); 0
             (default) leaves frequencies to the starts and the grid search,
@@ -100,33 +103,35 @@ class FitSettings:
         envelope_weight: weight of the envelope term (per dB of mean error).
         transport_weight: weight of the spectral transport term (per octave);
             0 by default (it only pays off with frequency descent, see docs/fit_fm.md).
-        discrete_passes: coordinate-search passes on the DX7 grid (each
-            applies the best improving move found).
+        discrete_passes: at most this many coordinate-search passes on the
+            DX7 grid (each applies the best improving move found; the time
+            budget or the lack of an improving move usually ends it first).
         ratio_sweeps: passes of the ratio search over the operators of each analysis build.
         grid_smoothing: :class:`RelaxedVoice` grid smoothing during descent.
     """
 
     time_budget_s: float = 240.0
     window_s: float = 2.0
+    max_window_s: float = 3.0
     fit_rate: int = 22050
     preset_starts: int = 4
     algorithms: Optional[Tuple[int, ...]] = None
     survey_steps: int = 40
     keep: int = 3
-    refine_steps: int = 250
+    refine_steps: int = 1500
     learning_rate: float = 1.5
     frequency_learning_rate: float = 0.0
     envelope_weight: float = 0.05
     transport_weight: float = 0.0
-    discrete_passes: int = 12
+    discrete_passes: int = 60
     ratio_sweeps: int = 2
     grid_smoothing: float = 0.1
 
     @classmethod
     def quick(cls) -> "FitSettings":
         """Settings for ``--quick``: about a minute on a 2-core CPU."""
-        return cls(time_budget_s=50.0, window_s=1.2, preset_starts=2, algorithms=(32, 5, 1), survey_steps=25,
-                   keep=1, refine_steps=120, discrete_passes=4, ratio_sweeps=1)
+        return cls(time_budget_s=50.0, window_s=1.2, max_window_s=2.0, preset_starts=2, algorithms=(32, 5, 1),
+                   survey_steps=25, keep=1, refine_steps=600, discrete_passes=30, ratio_sweeps=1)
 
 
 @dataclasses.dataclass
@@ -556,7 +561,10 @@ def fit_patch(
 
     # The fit window, at the fit rate.
     fit_rate = min(settings.fit_rate, sample_rate)
-    window_s = min(settings.window_s, analysis.duration_s)
+    window_s = settings.window_s
+    if analysis.released and gate_s + 0.3 <= settings.max_window_s:
+        window_s = max(window_s, gate_s + 0.3)
+    window_s = min(window_s, analysis.duration_s)
     fit_target = resample(target, sample_rate, fit_rate) if fit_rate != sample_rate else target
     fit_target = fit_target[:, : int(round(window_s * fit_rate))]
     window_s = fit_target.shape[-1] / fit_rate
