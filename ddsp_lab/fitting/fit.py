@@ -376,11 +376,15 @@ def _descend(voice: Voice, objective: FitObjective, render: Dict[str, Any], step
             break
         loss, _ = objective(relaxed.render(**render))
         value = float(loss.detach())
+        if not math.isfinite(value):
+            break
         if value < best_loss:
             # The loss is that of the current parameters: keep them before the step moves on.
             best_loss, best_state = value, {name: p.detach().clone() for name, p in relaxed.named_parameters()}
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if not all(bool(torch.isfinite(p.grad).all()) for p in relaxed.parameters() if p.grad is not None):
+            break  # a degenerate point of the relaxation: keep the best iterate so far
         optimizer.step()
         relaxed.clamp_parameters_()
         if curve is not None:
@@ -438,9 +442,18 @@ def _neighbours(voice: Voice) -> List[Voice]:
                 moved(lambda v, i=index, d=delta: setattr(v.operators[i], "coarse", v.operators[i].coarse + d))
             if 0 <= operator.detune + delta <= 14:
                 moved(lambda v, i=index, d=delta: setattr(v.operators[i], "detune", v.operators[i].detune + d))
-    for delta in (-1, 1):
-        if 0 <= voice.feedback + delta <= 7:
-            moved(lambda v, d=delta: setattr(v, "feedback", v.feedback + d))
+        # Settings the relaxed voice holds fixed: only the grid search can change them.
+        for field, high in (("velocity_sensitivity", 7), ("amp_mod_sensitivity", 3), ("rate_scaling", 7)):
+            for delta in (-1, 1):
+                if 0 <= getattr(operator, field) + delta <= high:
+                    moved(lambda v, i=index, f=field, d=delta: setattr(v.operators[i], f,
+                                                                       getattr(v.operators[i], f) + d))
+    for field, deltas in (("feedback", (-1, 1)), ("lfo_speed", (-5, -1, 1, 5)), ("lfo_pitch_mod_depth", (-3, -1, 1, 3)),
+                          ("lfo_amp_mod_depth", (-3, -1, 1, 3)), ("pitch_mod_sensitivity", (-1, 1))):
+        high = 7 if field in ("feedback", "pitch_mod_sensitivity") else 99
+        for delta in deltas:
+            if 0 <= getattr(voice, field) + delta <= high:
+                moved(lambda v, f=field, d=delta: setattr(v, f, getattr(v, f) + d))
     return found
 
 
