@@ -4,9 +4,9 @@ Targets:
 
 * **dx7**: 20 factory voices (every 13th of the 256, from ``rom1a/01``)
   rendered by ddsp_lab's DX7 engine at note 60, velocity 100, key-up at
-  1.5 s, 2 s at 44.1 kHz. Each is fitted with every voice holding the same
-  patch data removed from the preset pool, so the nearest preset is another
-  voice.
+  1.5 s, 2 s at 44.1 kHz. Each is fitted with the voice, and every copy of
+  it in the banks (any voice whose render is sample-identical), removed from
+  the preset pool, so the nearest preset is another voice.
 * **real**: one recorded note per instrument of ``../shared/data/notes``
   (piano, French horn, organ, xylophone, harp, trombone), with the note taken
   from the file name.
@@ -77,10 +77,11 @@ def dx7_targets(pool):
     """``(name, audio, rate, note, pool without the voice)`` for the 20 engine-rendered targets."""
     for index in range(0, 256, 13)[:20]:
         name, voice = pool[index]
-        data = voice.to_vced()
-        others = [(other, v) for other, v in pool if v.to_vced() != data]
-        audio = render_voice(voice, note=DX7_NOTE, velocity=100, gate_s=DX7_GATE_S, duration_s=DX7_SECONDS,
-                             sample_rate=DX7_RATE)
+        settings = dict(note=DX7_NOTE, velocity=100, gate_s=DX7_GATE_S, duration_s=DX7_SECONDS, sample_rate=DX7_RATE)
+        audio = render_voice(voice, **settings)
+        # The factory banks hold copies of some voices under other slots (same sound, other bytes in
+        # settings that do not matter at this note): every voice that renders the target exactly is out.
+        others = [(other, v) for other, v in pool if not torch.equal(render_voice(v, **settings), audio)]
         yield f"dx7 {name}", audio, DX7_RATE, DX7_NOTE, others
 
 
