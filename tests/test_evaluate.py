@@ -91,3 +91,15 @@ def test_baseline_is_evaluated_on_generated_audio(trained, tmp_path):
     assert "rendering time / audio time" in pathlib.Path(report.markdown_path).read_text()
     with pytest.raises(ValueError, match="max_examples"):
         evaluate(tmp_path / "run", dataset, max_examples=0, progress=False)
+
+
+def test_bundled_violin_is_evaluated_by_name(trained, tmp_path):
+    dataset, _ = trained
+    with pytest.raises(ValueError, match="out_dir is required"):
+        evaluate("violin", dataset, progress=False, max_examples=1)
+    report = evaluate("violin", dataset, crepe_model="tiny", device="cpu", progress=False, max_examples=1,
+                      out_dir=tmp_path / "eval", audio_dir=tmp_path / "audio")
+    assert report.checkpoint.endswith("model.pt") and report.aggregate["examples"] == 1
+    index = report.examples[0]["index"]
+    assert (tmp_path / "audio" / f"example_{index}_model.wav").is_file()
+    assert (tmp_path / "audio" / f"example_{index}_target.wav").is_file()
