@@ -90,7 +90,8 @@ def bench_pitch(quick: bool):
         start = time.perf_counter()
         compute_f0(audio, rate, hop_length=HOP, model=model, device="cpu")
         elapsed = time.perf_counter() - start
-        rows.append({"crepe": model, "audio_s": seconds, "seconds": elapsed, "seconds_per_audio_second": elapsed / seconds})
+        rows.append({"crepe": model, "audio_s": seconds, "seconds": elapsed,
+                     "seconds_per_audio_second": elapsed / seconds})
     return rows
 
 

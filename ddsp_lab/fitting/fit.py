@@ -55,8 +55,17 @@ from ..dx7 import RelaxedVoice, Voice, get_algorithm, render_voice
 from ..dx7.relaxed import ratio_to_coarse_fine
 from ..losses import MultiScaleSpectralLoss
 from .analysis import NoteAnalysis, analyze_note, frame_rms_db
-from .distance import DEFAULT_LOG_FLOOR_DB, default_fft_sizes, envelope_distance, log_spectral_distance, spectral_distance
+from .distance import (
+    DEFAULT_LOG_FLOOR_DB,
+    default_fft_sizes,
+    envelope_distance,
+    log_spectral_distance,
+    spectral_distance,
+)
 from .presets import nearest_preset
+
+#: Presets closest on the fit window that are compared again over the whole note for the baseline.
+PRESET_SHORTLIST = 16
 
 #: The stages of :func:`fit_patch`, in order.
 STAGES = ("presets", "analysis", "ratios", "descent", "discrete")
@@ -157,7 +166,8 @@ class FitResult:
         target: ``[1, T]`` the target (mono, as given).
         fitted: ``[1, T]`` the voice rendered by the engine at ``note`` for the target's length.
         preset_name, preset: the nearest factory voice and its render ``[1, T]``
-            (``None`` without a preset pool).
+            (``None`` without a preset pool): of the :data:`PRESET_SHORTLIST`
+            voices closest on the fit window, the closest over the whole note.
         metrics: ``{"spectral_distance", "log_spectral_distance_db", "envelope_distance_db"}``
             of the fit and ``preset_*`` of the nearest preset, on the whole note.
         stages: the judged distance after every stage (on the fit window).
@@ -408,52 +418,54 @@ def _engine_distance(voices: Sequence[Voice], target: torch.Tensor, render: Dict
     return spectral_distance(audio, target, render["sample_rate"])
 
 
+# Grid-search moves: (setting, steps tried, largest value). Operator settings first, then the voice's.
+_OPERATOR_MOVES = (
+    ("output_level", (-3, -1, 1, 3), 99),
+    ("eg_rates", (-4, -1, 1, 4), 99),
+    ("eg_levels", (-4, -1, 1, 4), 99),
+    ("fine", (-5, -1, 1, 5), 99),
+    ("coarse", (-1, 1), 31),
+    ("detune", (-1, 1), 14),
+    # Settings the relaxed voice holds fixed: only the grid search changes them.
+    ("velocity_sensitivity", (-1, 1), 7),
+    ("amp_mod_sensitivity", (-1, 1), 3),
+    ("rate_scaling", (-1, 1), 7),
+)
+_VOICE_MOVES = (
+    ("feedback", (-1, 1), 7),
+    ("lfo_speed", (-5, -1, 1, 5), 99),
+    ("lfo_pitch_mod_depth", (-3, -1, 1, 3), 99),
+    ("lfo_amp_mod_depth", (-3, -1, 1, 3), 99),
+    ("pitch_mod_sensitivity", (-1, 1), 7),
+)
+
+
 def _neighbours(voice: Voice) -> List[Voice]:
-    """Voices one or a few grid steps away from ``voice`` in one parameter each."""
+    """Voices one or a few grid steps away from ``voice`` in one setting each (see ``_OPERATOR_MOVES``)."""
     found = []
-
-    def moved(change: Callable[[Voice], None]) -> None:
-        candidate = voice.copy()
-        change(candidate)
-        if candidate.range_violations():
-            return
-        found.append(candidate)
-
-    for index in range(6):
-        operator = voice.operators[index]
-        for delta in (-3, -1, 1, 3):
-            if 0 <= operator.output_level + delta <= 99:
-                moved(lambda v, i=index, d=delta: setattr(v.operators[i], "output_level", v.operators[i].output_level + d))
-        if operator.output_level == 0:
-            continue  # a silent operator's other settings do not matter
-        for stage in range(4):
-            for delta in (-4, -1, 1, 4):
-                if 0 <= operator.eg_rates[stage] + delta <= 99:
-                    moved(lambda v, i=index, s=stage, d=delta: v.operators[i].eg_rates.__setitem__(
-                        s, v.operators[i].eg_rates[s] + d))
-                if 0 <= operator.eg_levels[stage] + delta <= 99:
-                    moved(lambda v, i=index, s=stage, d=delta: v.operators[i].eg_levels.__setitem__(
-                        s, v.operators[i].eg_levels[s] + d))
-        for delta in (-5, -1, 1, 5):
-            if 0 <= operator.fine + delta <= 99:
-                moved(lambda v, i=index, d=delta: setattr(v.operators[i], "fine", v.operators[i].fine + d))
-        for delta in (-1, 1):
-            if 0 <= operator.coarse + delta <= 31:
-                moved(lambda v, i=index, d=delta: setattr(v.operators[i], "coarse", v.operators[i].coarse + d))
-            if 0 <= operator.detune + delta <= 14:
-                moved(lambda v, i=index, d=delta: setattr(v.operators[i], "detune", v.operators[i].detune + d))
-        # Settings the relaxed voice holds fixed: only the grid search can change them.
-        for field, high in (("velocity_sensitivity", 7), ("amp_mod_sensitivity", 3), ("rate_scaling", 7)):
-            for delta in (-1, 1):
-                if 0 <= getattr(operator, field) + delta <= high:
-                    moved(lambda v, i=index, f=field, d=delta: setattr(v.operators[i], f,
-                                                                       getattr(v.operators[i], f) + d))
-    for field, deltas in (("feedback", (-1, 1)), ("lfo_speed", (-5, -1, 1, 5)), ("lfo_pitch_mod_depth", (-3, -1, 1, 3)),
-                          ("lfo_amp_mod_depth", (-3, -1, 1, 3)), ("pitch_mod_sensitivity", (-1, 1))):
-        high = 7 if field in ("feedback", "pitch_mod_sensitivity") else 99
-        for delta in deltas:
-            if 0 <= getattr(voice, field) + delta <= high:
-                moved(lambda v, f=field, d=delta: setattr(v, f, getattr(v, f) + d))
+    for index, operator in enumerate(voice.operators):
+        # A silent operator's settings other than its level do not change the sound.
+        moves = _OPERATOR_MOVES if operator.output_level else _OPERATOR_MOVES[:1]
+        for name, steps, high in moves:
+            value = getattr(operator, name)
+            for stage in range(4) if isinstance(value, list) else (None,):
+                current = value[stage] if stage is not None else value
+                for step in steps:
+                    if not 0 <= current + step <= high:
+                        continue
+                    candidate = voice.copy()
+                    target = candidate.operators[index]
+                    if stage is None:
+                        setattr(target, name, current + step)
+                    else:
+                        getattr(target, name)[stage] = current + step
+                    found.append(candidate)
+    for name, steps, high in _VOICE_MOVES:
+        for step in steps:
+            if 0 <= getattr(voice, name) + step <= high:
+                candidate = voice.copy()
+                setattr(candidate, name, getattr(voice, name) + step)
+                found.append(candidate)
     return found
 
 
@@ -587,14 +599,16 @@ def fit_patch(
     preset_name = None
     pool = [(name, voice) for name, voice in (presets or [])]
     if pool:
-        # The baseline is chosen as a musician would hear it: over the whole note at the target's rate.
-        match = nearest_preset(target, sample_rate, note, pool, gate_s=gate_s, velocity=velocity)
-        preset_name = match.name
-        records.append(StageRecord("nearest preset (whole note)", match.distance, time.perf_counter() - started,
-                                   match.name))
-        say(f"nearest preset: {match.name} (distance {match.distance:.3f})")
+        by_name = dict(pool)
+        # Every voice is ranked on the fit window (cheap); the closest few are ranked again over the
+        # whole note at the target's rate, as a musician would hear them, for the baseline.
+        match = nearest_preset(fit_target, fit_rate, note, pool, gate_s=gate_s, velocity=velocity)
+        shortlist = [(name, by_name[name]) for name, _ in match.ranking[:PRESET_SHORTLIST]]
+        preset_name = nearest_preset(target, sample_rate, note, shortlist, gate_s=gate_s, velocity=velocity).name
+        records.append(StageRecord("nearest preset", float(match.distance), time.perf_counter() - started,
+                                   f"{match.name} on the fit window; {preset_name} over the whole note"))
+        say(f"nearest preset: {preset_name}")
         if "presets" in stages:
-            by_name = dict(pool)
             eligible = [name for name, _ in match.ranking
                         if algorithm is None or by_name[name].algorithm == algorithm]
             starts += [(name, by_name[name]) for name in eligible[: settings.preset_starts]]
@@ -679,17 +693,17 @@ def fit_patch(
     whole = spectral_distance(torch.cat(audio), target, sample_rate)
     pick = int(torch.argmin(whole))
     if pick:
-        records.append(StageRecord("whole-note choice (whole note)", float(whole[pick]), time.perf_counter() - started,
+        records.append(StageRecord("whole-note choice", float(whole[pick]), time.perf_counter() - started,
                                    f"kept {finalists[pick][0]}"))
         say(f"whole note: the nearest preset {finalists[pick][0]} is closer than the refined voice")
     best_voice = finalists[pick][1].copy()
     best_voice.name = "FITTED"
     fitted = audio[pick]
-    metrics = _metrics(fitted, target, sample_rate, "")
+    metrics = note_metrics(fitted, target, sample_rate, "")
     preset_audio = None
     if preset_name is not None:
         preset_audio = _render_like(dict(pool)[preset_name], full, target)
-        metrics.update(_metrics(preset_audio, target, sample_rate, "preset_"))
+        metrics.update(note_metrics(preset_audio, target, sample_rate, "preset_"))
     return FitResult(
         voice=best_voice, note=note, velocity=velocity, gate_s=gate_s, sample_rate=sample_rate, target=target,
         fitted=fitted, preset_name=preset_name, preset=preset_audio, metrics=metrics, stages=records,
@@ -703,7 +717,9 @@ def _render_like(voice: Voice, render: Dict[str, Any], target: torch.Tensor) -> 
     return torch.nn.functional.pad(audio, (0, target.shape[-1] - audio.shape[-1]))
 
 
-def _metrics(audio: torch.Tensor, target: torch.Tensor, sample_rate: int, prefix: str) -> Dict[str, float]:
+def note_metrics(audio: torch.Tensor, target: torch.Tensor, sample_rate: int, prefix: str = "") -> Dict[str, float]:
+    """The three distances of ``[1, T]`` audio to the target, keyed ``prefix`` + ``spectral_distance``,
+    ``log_spectral_distance_db`` and ``envelope_distance_db``."""
     return {
         f"{prefix}spectral_distance": float(spectral_distance(audio, target, sample_rate)[0]),
         f"{prefix}log_spectral_distance_db": float(log_spectral_distance(audio, target, sample_rate)[0]),

@@ -107,7 +107,9 @@ class StreamingDDSPVoice(nn.Module):
                 "pitch and loudness does not provide; export a voice trained with z_size 0"
             )
         if voice.harmonic.scale_fn is not exp_sigmoid or not voice.harmonic.normalize_below_nyquist:
-            raise ValueError("streaming needs the harmonic part's default scaling (exp_sigmoid, normalised below Nyquist)")
+            raise ValueError(
+                "streaming needs the harmonic part's default scaling (exp_sigmoid, normalised below Nyquist)"
+            )
         decoder = voice.decoder
         self.input_mlps = decoder.input_mlps
         self.gru = decoder.gru
@@ -140,7 +142,9 @@ class StreamingDDSPVoice(nn.Module):
         fir_window = torch.ones(1)
         if noise is not None:
             if noise.scale_fn is not exp_sigmoid or noise.crossfade != "hann" or noise.window != "hann":
-                raise ValueError("streaming needs the noise filter's defaults (exp_sigmoid, Hann window, Hann crossfade)")
+                raise ValueError(
+                    "streaming needs the noise filter's defaults (exp_sigmoid, Hann window, Hann crossfade)"
+                )
             self.noise_bias = noise.initial_bias
             self.noise_ir_length = noise.ir_length
             self.noise_delay = (noise.ir_length - 1) // 2
@@ -273,7 +277,8 @@ class StreamingDDSPVoice(nn.Module):
         state["noise_previous"] = noise[:, -hop:]
         return summed[:, : frames * hop], state
 
-    def _reverb(self, dry: torch.Tensor, state: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def _reverb(self, dry: torch.Tensor,
+                state: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
         """``dry + dry * wet_ir`` (causal convolution), with the tail carried to the next block."""
         samples = dry.shape[1]
         length = samples + self.reverb_length - 1

@@ -1163,7 +1163,8 @@ def _train(source, run_dir, config, device, resume, progress, max_steps, max_sec
                 out_of_time = max_seconds is not None and time.perf_counter() - run_started >= max_seconds
                 flags = [float(stop.requested), float(out_of_time)]
                 scalars = torch.cat([
-                    torch.stack([loss.detach(), *[t.detach() for t in terms.values()], grad_norm.detach().to(loss.dtype)]),
+                    torch.stack([loss.detach(), *[t.detach() for t in terms.values()],
+                                 grad_norm.detach().to(loss.dtype)]),
                     torch.tensor(flags, dtype=loss.dtype, device=loss.device),
                 ])
                 if state.enabled:
