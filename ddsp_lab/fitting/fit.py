@@ -597,6 +597,7 @@ def fit_patch(
 
     starts: List[Tuple[str, Voice]] = []
     preset_name = None
+    whole_note_seconds = 0.0
     pool = [(name, voice) for name, voice in (presets or [])]
     if pool:
         by_name = dict(pool)
@@ -604,7 +605,9 @@ def fit_patch(
         # whole note at the target's rate, as a musician would hear them, for the baseline.
         match = nearest_preset(fit_target, fit_rate, note, pool, gate_s=gate_s, velocity=velocity)
         shortlist = [(name, by_name[name]) for name, _ in match.ranking[:PRESET_SHORTLIST]]
+        clock = time.perf_counter()
         preset_name = nearest_preset(target, sample_rate, note, shortlist, gate_s=gate_s, velocity=velocity).name
+        whole_note_seconds = (time.perf_counter() - clock) / len(shortlist)
         records.append(StageRecord("nearest preset", float(match.distance), time.perf_counter() - started,
                                    f"{match.name} on the fit window; {preset_name} over the whole note"))
         say(f"nearest preset: {preset_name}")
@@ -623,10 +626,13 @@ def fit_patch(
                        for count in counts]
     if not starts:
         raise ValueError("no starting point: enable the analysis stage, or give presets with the requested algorithm")
+    # What the stages share: the budget less the closing work over the whole note (two renders and
+    # six distances, each about one shortlisted preset's ranking), which grows with the note's length.
+    budget = settings.time_budget_s - 8.0 * whole_note_seconds
 
     scores = _engine_distance([voice for _, voice in starts], fit_target, render)
     if "ratios" in stages:
-        ratio_deadline = started + 0.25 * settings.time_budget_s
+        ratio_deadline = started + 0.25 * budget
         for index, (name, voice) in enumerate(starts):
             if name.startswith("analysis"):
                 searched, score = _ratio_search(voice, float(scores[index]), fit_target, render,
@@ -644,7 +650,7 @@ def fit_patch(
         objective = FitObjective(fit_target, fit_rate, settings.envelope_weight, settings.transport_weight)
         relaxed_render = dict(render)
         # Survey: a short descent from every start, judged by the engine after quantisation.
-        survey_deadline = started + 0.45 * settings.time_budget_s
+        survey_deadline = started + 0.45 * budget
         surveyed = []
         for index in order:
             name, voice = starts[index]
@@ -657,11 +663,11 @@ def fit_patch(
         records.append(StageRecord("survey descent", float(survey_scores[ranking[0]]),
                                    time.perf_counter() - started, f"best {candidates[ranking[0]][0]}"))
         say(f"survey: best {candidates[ranking[0]][0]} (distance {float(survey_scores[ranking[0]]):.3f})")
-        refine_deadline = started + 0.8 * settings.time_budget_s
+        refine_deadline = started + 0.8 * budget
         finalists = []
         for rank, index in enumerate(ranking[: settings.keep]):
             name, voice = candidates[index]
-            share = started + (0.45 + 0.35 * (rank + 1) / settings.keep) * settings.time_budget_s
+            share = started + (0.45 + 0.35 * (rank + 1) / settings.keep) * budget
             finalists.append((name, _descend(voice, objective, relaxed_render, settings.refine_steps, settings,
                                              min(share, refine_deadline), curve if rank == 0 else None)))
         final_scores = _engine_distance([voice for _, voice in finalists], fit_target, render)
@@ -678,7 +684,7 @@ def fit_patch(
 
     if "discrete" in stages:
         best_voice, best = _coordinate_search(best_voice, best, fit_target, render, settings.discrete_passes,
-                                              started + 0.97 * settings.time_budget_s)
+                                              started + 0.97 * budget)
         records.append(StageRecord("grid search", best, time.perf_counter() - started))
         say(f"grid search: distance {best:.3f}")
 
