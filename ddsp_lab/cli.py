@@ -89,9 +89,19 @@ def _shift(kind):
 
 
 def _transfer(args: argparse.Namespace) -> int:
+    import os
+
     from .workflows.transfer import transfer
 
-    result = transfer(args.model, args.input, out_path=args.out, octave_shift=args.octave_shift,
+    # Either "transfer MODEL INPUT" or "transfer --model MODEL INPUT".
+    paths = [path for path in (args.model, args.input) if path is not None]
+    if args.model_option is not None:
+        paths.insert(0, args.model_option)
+    if len(paths) != 2:
+        raise ValueError("give the model and the input: ddsp-lab transfer MODEL INPUT (or --model MODEL INPUT)")
+    model, melody = paths
+    out = args.out or f"{os.path.splitext(os.path.basename(melody))[0]}_{os.path.basename(os.path.normpath(model))}.wav"
+    result = transfer(model, melody, out_path=out, octave_shift=args.octave_shift,
                       loudness_shift_db=args.loudness_shift, mask_unvoiced=not args.no_mask,
                       confidence_threshold=args.confidence, crepe_model=args.crepe_model,
                       block_seconds=args.block_seconds, device=args.device, plot_path=args.plot,
@@ -258,9 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     eval_cmd.set_defaults(handler=_eval)
 
     transfer_cmd = commands.add_parser("transfer", help="play the melody of a recording with a trained voice")
-    transfer_cmd.add_argument("model", metavar="MODEL", help=MODEL_HELP)
-    transfer_cmd.add_argument("input", metavar="INPUT", help="audio file with the melody (any length, rate, channels)")
-    transfer_cmd.add_argument("-o", "--out", required=True, metavar="OUT", help="output .wav or .flac")
+    transfer_cmd.add_argument("model", metavar="MODEL", nargs="?", help=MODEL_HELP)
+    transfer_cmd.add_argument("input", metavar="INPUT", nargs="?",
+                              help="audio file with the melody (any length, rate, channels)")
+    transfer_cmd.add_argument("--model", dest="model_option", metavar="MODEL",
+                              help="the model, as an option instead of the first argument")
+    transfer_cmd.add_argument("-o", "--out", metavar="OUT",
+                              help="output .wav or .flac (default: INPUT's name and the model's, as .wav, here)")
     transfer_cmd.add_argument("--octave-shift", type=_shift(int), default="auto", metavar="auto|N",
                               help="octaves to shift the pitch by, -8..8, or auto: towards the voice's "
                                    "reference pitch (default: %(default)s)")

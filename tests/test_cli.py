@@ -125,3 +125,20 @@ def test_prepare_then_train_from_the_command_line(tmp_path, capsys):
     assert main(["transfer", str(run), str(audio / "missing.wav"), "-o", str(out)]) == 2
     assert main(["prepare", str(tmp_path / "missing"), str(dataset)]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_transfer_command_forms(tmp_path, capsys, monkeypatch):
+    trumpet = str(__import__("pathlib").Path(__file__).parent / "data" / "trumpet_F4.flac")
+    out = tmp_path / "given.wav"
+    assert main(["transfer", "violin", trumpet, "-o", str(out), "--crepe-model", "tiny", "--no-progress"]) == 0
+    # The form with --model, and the default output name: the input's and the model's, here.
+    monkeypatch.chdir(tmp_path)
+    assert main(["transfer", "--model", "violin", trumpet, "--crepe-model", "tiny", "--no-progress"]) == 0
+    first, rate = sf.read(out)
+    second, _ = sf.read(tmp_path / "trumpet_F4_violin.wav")
+    assert rate == 16000 and first.shape == second.shape
+    capsys.readouterr()
+    assert main(["transfer", "violin"]) == 2
+    assert "give the model and the input" in capsys.readouterr().err
+    assert main(["transfer", "no-such-model", trumpet, "-o", str(out)]) == 2
+    assert "bundled models: violin" in capsys.readouterr().err
