@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import abc
 import copy
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -51,6 +52,15 @@ def _as_frames(value, name: str) -> torch.Tensor:
     if value.shape[1] == 0:
         raise ValueError(f"{name} has no frames (shape {tuple(value.shape)})")
     return value
+
+
+def check_loudness_normalisation(loudness_mean_db, loudness_std_db) -> Tuple[float, float]:
+    """Check the loudness normalisation of a model (a finite mean in dB, a deviation > 0 dB); returns floats."""
+    if isinstance(loudness_mean_db, bool) or not isinstance(loudness_mean_db, (int, float)):
+        raise TypeError(f"loudness_mean_db must be a number of dB, got {type(loudness_mean_db).__name__}")
+    if not math.isfinite(loudness_mean_db):
+        raise ValueError(f"loudness_mean_db must be finite, got {loudness_mean_db!r}")
+    return float(loudness_mean_db), check_positive(loudness_std_db, "loudness_std_db")
 
 
 def scale_conditioning(
@@ -119,10 +129,7 @@ class Autoencoder(nn.Module, abc.ABC):
         super().__init__()
         self.sample_rate = check_sample_rate(sample_rate)
         self.hop_length = check_hop_length(hop_length)
-        if isinstance(loudness_mean_db, bool) or not isinstance(loudness_mean_db, (int, float)):
-            raise TypeError(f"loudness_mean_db must be a number of dB, got {type(loudness_mean_db).__name__}")
-        self.loudness_mean_db = float(loudness_mean_db)
-        self.loudness_std_db = check_positive(loudness_std_db, "loudness_std_db")
+        self.loudness_mean_db, self.loudness_std_db = check_loudness_normalisation(loudness_mean_db, loudness_std_db)
         if isinstance(z_size, bool) or not isinstance(z_size, int) or z_size < 0:
             raise ValueError(f"z_size must be an integer >= 0 (0: no encoder), got {z_size!r}")
         self.z_size = z_size

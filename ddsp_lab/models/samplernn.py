@@ -42,7 +42,6 @@ back. Generation simply stops after sample ``T - 1``.
 
 from __future__ import annotations
 
-import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -50,8 +49,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..core.checks import check_audio, check_hop_length, check_positive, check_sample_rate
+from ..core.checks import check_audio, check_hop_length, check_sample_rate
 from .mulaw import MU_LAW_CHANNELS, linear_decode, linear_encode, mu_law_decode, mu_law_encode
+from .autoencoder import check_loudness_normalisation
 from .wavenet import CONDITION_CHANNELS, NoiseBlocks, Sampled, audio_rate_conditioning, check_temperature, gumbel_argmax
 
 QUANTIZATIONS = ("mu_law", "linear")
@@ -169,12 +169,7 @@ class SampleRNN(nn.Module):
         super().__init__()
         self.sample_rate = check_sample_rate(sample_rate)
         self.hop_length = check_hop_length(hop_length)
-        if isinstance(loudness_mean_db, bool) or not isinstance(loudness_mean_db, (int, float)):
-            raise TypeError(f"loudness_mean_db must be a number of dB, got {type(loudness_mean_db).__name__}")
-        if not math.isfinite(loudness_mean_db):
-            raise ValueError(f"loudness_mean_db must be finite, got {loudness_mean_db!r}")
-        self.loudness_mean_db = float(loudness_mean_db)
-        self.loudness_std_db = check_positive(loudness_std_db, "loudness_std_db")
+        self.loudness_mean_db, self.loudness_std_db = check_loudness_normalisation(loudness_mean_db, loudness_std_db)
         self.frame_sizes = _check_frame_sizes(frame_sizes)
         self.hidden_size = _check_count(hidden_size, "hidden_size")
         self.embedding_size = _check_count(embedding_size, "embedding_size")

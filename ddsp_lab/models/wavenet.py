@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 
 from ..core.checks import check_audio, check_hop_length, check_positive, check_sample_rate
 from ..core.upsample import upsample_linear
-from .autoencoder import scale_conditioning
+from .autoencoder import check_loudness_normalisation, scale_conditioning
 from .mulaw import MU_LAW_CHANNELS, linear_decode, linear_encode, mu_law_decode, mu_law_encode
 
 OUTPUTS = ("mu_law", "logistic")
@@ -220,12 +220,7 @@ class WaveNet(nn.Module):
         super().__init__()
         self.sample_rate = check_sample_rate(sample_rate)
         self.hop_length = check_hop_length(hop_length)
-        if isinstance(loudness_mean_db, bool) or not isinstance(loudness_mean_db, (int, float)):
-            raise TypeError(f"loudness_mean_db must be a number of dB, got {type(loudness_mean_db).__name__}")
-        if not math.isfinite(loudness_mean_db):
-            raise ValueError(f"loudness_mean_db must be finite, got {loudness_mean_db!r}")
-        self.loudness_mean_db = float(loudness_mean_db)
-        self.loudness_std_db = check_positive(loudness_std_db, "loudness_std_db")
+        self.loudness_mean_db, self.loudness_std_db = check_loudness_normalisation(loudness_mean_db, loudness_std_db)
         self.residual_channels = _check_count(residual_channels, "residual_channels")
         self.skip_channels = _check_count(skip_channels, "skip_channels")
         self.layers_per_stack = _check_count(layers, "layers")
