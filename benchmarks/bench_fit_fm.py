@@ -21,9 +21,10 @@ fitter itself shortlists on its window to save time).
 ``--ablation`` fits a subset with stages switched off or changed, to measure
 what each contributes.
 
-Results are written after every fit to ``benchmarks/results/fit_fm_<mode>.json``
-(a rerun skips targets already there, so an interrupted run resumes) and the
-tables to ``docs/fit_fm_results.md``.
+Results are written after every fit to ``benchmarks/results/fit_fm_<main|ablation>_<mode>.json``
+(a rerun skips targets already there, so an interrupted run resumes; runs on
+different target sets may share the file at the same time) and the tables to
+``docs/fit_fm_results.md``.
 
     python benchmarks/bench_fit_fm.py                 # default settings (up to 4 min per fit)
     python benchmarks/bench_fit_fm.py --quick         # --quick settings (about 1 min per fit)
@@ -62,6 +63,7 @@ ABLATIONS = (
     ("no ratio search", tuple(s for s in STAGES if s != "ratios"), {}),
     ("no descent", tuple(s for s in STAGES if s != "descent"), {}),
     ("no grid search", tuple(s for s in STAGES if s != "discrete"), {}),
+    ("no whole-note search", tuple(s for s in STAGES if s != "whole"), {}),
     ("descent on frequencies too", STAGES, {"frequency_learning_rate": 0.003}),
     ("descent on frequencies + transport loss", STAGES, {"frequency_learning_rate": 0.003, "transport_weight": 4.0}),
 )
@@ -97,14 +99,20 @@ def real_targets(pool):
         yield f"real {relative}", audio, rate, _midi_from_name(path), pool
 
 
+_BASELINES = {}
+
+
 def _baseline(target):
     """The nearest preset over the whole note: every voice of the pool rendered and scored (not timed)."""
     name, audio, rate, note, pool = target
+    if name in _BASELINES:
+        return _BASELINES[name]
     gate = analyze_note(audio, rate, note=note)
     gate_s = gate.release_start_s if gate.released else gate.duration_s
     match = nearest_preset(audio, rate, note, pool, gate_s=gate_s)
-    return {"preset_" + key: value for key, value in note_metrics(match.audio, audio, rate).items()} | {
-        "nearest_preset": match.name}
+    _BASELINES[name] = {"preset_" + key: value for key, value in note_metrics(match.audio, audio, rate).items()
+                        } | {"nearest_preset": match.name}
+    return _BASELINES[name]
 
 
 def _fit(target, stages, settings):
@@ -136,7 +144,7 @@ def _main_table(rows, mode):
         "| envelope (dB) fit / preset | time (s) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
+    for row in sorted(rows, key=lambda row: row["target"]):
         lines.append(
             f"| {row['target']} | {row['note']} | {row['nearest_preset']} | {row['preset_spectral_distance']:.3f} "
             f"| {row['spectral_distance']:.3f} | {'yes' if row['wins'] else 'no'} "
@@ -194,17 +202,16 @@ def main(argv=None) -> int:
     kind = "ablation" if args.ablation else "main"
     path = os.path.join(ROOT, "benchmarks", "results", f"fit_fm_{kind}_{mode}.json")
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    results = _load(path)
     variants = ABLATIONS if args.ablation else (ABLATIONS[0],)
     for name, stages, changes in variants:
-        rows = results.setdefault(name, [])
-        done = {row["target"] for row in rows}
         for target in targets:
-            if target[0] in done:
+            if target[0] in {row["target"] for row in _load(path).get(name, [])}:
                 continue
             started = time.perf_counter()
             row = _fit(target, stages, dataclasses.replace(settings, **changes))
-            rows.append(row)
+            # Read again before writing: another run (say, the other target set) may share the file.
+            results = _load(path)
+            results.setdefault(name, []).append(row)
             write_text_atomic(path, json.dumps(results, indent=2) + "\n")
             print(f"[{name}] {target[0]}: fit {row['spectral_distance']:.3f} vs preset "
                   f"{row['preset_spectral_distance']:.3f} ({row['nearest_preset']}), "

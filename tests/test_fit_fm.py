@@ -1,6 +1,7 @@
 """Fitting DX7 patches to a note: ddsp-lab fit-fm."""
 
 import json
+import math
 import pathlib
 
 import numpy as np
@@ -11,8 +12,16 @@ import torch
 from ddsp_lab.cli import main
 from ddsp_lab.dx7 import Voice, read_syx, render_voice
 from ddsp_lab.fitting import NoPitchError
-from ddsp_lab.fitting.fit import FitSettings, analysis_voice, fit_patch
-from ddsp_lab.fitting.analysis import analyze_note
+from ddsp_lab.fitting.analysis import analyze_note, frame_rms_db
+from ddsp_lab.fitting.fit import (
+    _ENVELOPE_MOVES,
+    FitSettings,
+    _coordinate_search,
+    _engine_distance,
+    _tail_full_scale_seconds,
+    analysis_voice,
+    fit_patch,
+)
 
 DATA = pathlib.Path(__file__).parent / "data"
 RATE = 22050
@@ -21,13 +30,13 @@ RATE = 22050
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _two_operator_patch():
+def _two_operator_patch(carrier_rates=(95, 60, 50, 70), carrier_levels=(99, 90, 80, 0)):
     """OP2 at ratio 3 modulating OP1 at ratio 1 (algorithm 1), every other operator silent."""
     voice = Voice(algorithm=1)
     for operator in voice.operators:
         operator.output_level = 0
     carrier, modulator = voice.operator(1), voice.operator(2)
-    carrier.output_level, carrier.eg_rates, carrier.eg_levels = 99, [95, 60, 50, 70], [99, 90, 80, 0]
+    carrier.output_level, carrier.eg_rates, carrier.eg_levels = 99, list(carrier_rates), list(carrier_levels)
     modulator.output_level, modulator.coarse = 78, 3
     modulator.eg_rates, modulator.eg_levels = [95, 50, 50, 70], [99, 85, 75, 0]
     return voice
@@ -46,8 +55,9 @@ def test_a_two_operator_patch_is_recovered():
     # Small against the distance of the analysis build it started from (about 0.8) and of a plain
     # sine at the same envelope (about 1.5).
     assert result.metrics["spectral_distance"] < 0.15
-    judged = [stage.distance for stage in result.stages]
-    assert judged == sorted(judged, reverse=True)  # no stage made the fit worse
+    # No stage made the fit worse on the fit window (the whole-note choice is measured on the whole note).
+    judged = [stage.distance for stage in result.stages if not stage.stage.startswith("whole")]
+    assert judged == sorted(judged, reverse=True)
 
 
 def test_analysis_builds_follow_the_measured_partials():
@@ -61,6 +71,54 @@ def test_analysis_builds_follow_the_measured_partials():
     single = analysis_voice(analysis, 5, carriers=1)
     # Algorithm 5: OP2 modulates OP1; OP3..OP6 are silent with one carrier.
     assert [op.output_level > 0 for op in single.operators] == [True, True, False, False, False, False]
+
+
+def test_a_free_decay_builds_a_knee_and_the_tail_slope():
+    # A struck tone: 20 dB in the first 0.2 s, then 6 dB/s, as a piano's two-stage decay.
+    rate, f0 = 22050, 261.63
+    t = torch.arange(5 * rate, dtype=torch.float64) / rate
+    level_db = torch.where(t < 0.01, 20 * torch.log10((t / 0.01).clamp_min(1e-6)),
+                           torch.where(t < 0.21, -100 * (t - 0.01), -20 - 6 * (t - 0.21)))
+    audio = (sum(0.4 / k * torch.sin(2 * math.pi * f0 * k * t) for k in range(1, 6)) * 10 ** (level_db / 20)).float()
+    analysis = analyze_note(audio, rate, note=60)
+    assert not analysis.released
+    assert _tail_full_scale_seconds(analysis) == pytest.approx(96.0 / 6.0, rel=0.05)
+    voice = analysis_voice(analysis, 32)
+    # The build falls to a knee 20 dB down (level 72), then towards silence at the tail's rate.
+    assert voice.operator(1).eg_levels == [99, 72, 0, 0]
+    fitted = render_voice(voice, note=60, velocity=100, gate_s=5.0, duration_s=5.0, sample_rate=rate)
+    envelope = frame_rms_db(fitted, 110, 441)[0]
+    frames_per_second = rate / 110
+    slope = (float(envelope[int(3.5 * frames_per_second)]) - float(envelope[int(1.5 * frames_per_second)])) / 2.0
+    # The EG's rates are coarse steps (rate 28: -5.1 dB/s); falling through at the first 20 dB's rate
+    # would be over 20 dB/s.
+    assert -7.5 < slope < -4.5
+
+
+def test_the_whole_note_search_recovers_a_slow_decay():
+    # The tail after the knee (R3) shapes seconds of the note: the search over envelope settings
+    # against the whole note at a low rate finds it again from a start that decays too fast.
+    render = dict(note=57, velocity=100, gate_s=4.0, duration_s=4.0, sample_rate=11025)
+    target = render_voice(_two_operator_patch((95, 50, 35, 70), (99, 85, 0, 0)), **render)
+    start = _two_operator_patch((95, 50, 47, 70), (99, 85, 0, 0))
+    before = float(_engine_distance([start], target, render)[0])
+    found, after = _coordinate_search(start, before, target, render, 8, math.inf, _ENVELOPE_MOVES, ())
+    assert before > 1.0
+    assert found.operator(1).eg_rates == [95, 50, 35, 70] and after == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_long_note_is_searched_again_over_its_whole_length():
+    target = render_voice(_two_operator_patch((95, 50, 35, 70), (99, 85, 0, 0)), note=57, velocity=100,
+                          gate_s=3.5, duration_s=4.0, sample_rate=RATE)
+    settings = FitSettings.quick()
+    settings.time_budget_s = 20.0
+    result = fit_patch(target, RATE, note=57, algorithm=1, settings=settings)
+    searched = [stage for stage in result.stages if stage.stage.startswith("whole-note search")]
+    assert len(searched) == 1  # from the windowed fit (there is no preset pool)
+    assert result.stages[-1].stage == "whole-note choice"
+    # The choice is judged on the whole note at the target's rate, as the reported metrics are.
+    assert result.metrics["spectral_distance"] == pytest.approx(result.stages[-1].distance, rel=1e-5)
+    assert result.metrics["spectral_distance"] < 0.2
 
 
 def test_fit_fm_writes_a_patch_that_plays_the_fitted_audio(tmp_path, capsys):

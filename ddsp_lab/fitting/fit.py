@@ -33,6 +33,12 @@ descent, stage by stage (each stage's contribution is measured in
    engine itself (:func:`~ddsp_lab.dx7.render_voice`): output levels, EG
    rates and levels, coarse and fine frequency, detune and feedback move by
    one or a few steps while the judged distance improves.
+6. **Whole-note search**: for a note that lasts well beyond the fit window,
+   the same search on the settings that shape a note over seconds (output
+   levels, EG rates and levels, rate scaling), judged over the whole note at
+   ``whole_note_rate``, from the windowed fit and from the nearest preset.
+   The closest over the whole note at the target's rate of these and the
+   windowed fit is the result.
 
 Everything is judged by :func:`~ddsp_lab.fitting.distance.spectral_distance`
 between the engine's render of a patch and the target, on the first
@@ -68,7 +74,10 @@ from .presets import nearest_preset
 PRESET_SHORTLIST = 16
 
 #: The stages of :func:`fit_patch`, in order.
-STAGES = ("presets", "analysis", "ratios", "descent", "discrete")
+STAGES = ("presets", "analysis", "ratios", "descent", "discrete", "whole")
+
+#: The whole-note stage runs when the note lasts longer than this many fit windows.
+WHOLE_NOTE_MIN_RATIO = 1.5
 
 #: Algorithms the analysis builds try when none is given: all carriers
 #: (additive), three and two modulated carriers, one carrier with a stack,
@@ -117,6 +126,10 @@ class FitSettings:
             budget or the lack of an improving move usually ends it first).
         ratio_sweeps: passes of the ratio search over the operators of each analysis build.
         grid_smoothing: :class:`RelaxedVoice` grid smoothing during descent.
+        whole_note_rate: sample rate in Hz of the whole-note search.
+        whole_note_share: share of the time budget kept for the whole-note
+            search when it runs (notes longer than
+            :data:`WHOLE_NOTE_MIN_RATIO` fit windows).
     """
 
     time_budget_s: float = 240.0
@@ -135,6 +148,8 @@ class FitSettings:
     discrete_passes: int = 60
     ratio_sweeps: int = 2
     grid_smoothing: float = 0.1
+    whole_note_rate: int = 11025
+    whole_note_share: float = 0.3
 
     @classmethod
     def quick(cls) -> "FitSettings":
@@ -232,8 +247,42 @@ def _carrier_envelope(analysis: NoteAnalysis) -> Tuple[List[int], List[int]]:
         release_seconds = max(analysis.duration_s - analysis.release_start_s, 0.05)
         release = _decay_rate(60.0, release_seconds)
         return [attack, decay, max(decay - 10, 0), release], [99, min(99, sustain + 4), sustain, 0]
-    # A free decay: fall through the measured decay rate towards silence.
-    return [attack, decay, max(decay - 5, 0), decay], [99, _level_for_db(sustain_db), 0, 0]
+    # A free decay: the measured first 20 dB to a knee, then the tail's own (often much slower) fall.
+    tail_seconds = _tail_full_scale_seconds(analysis)
+    if tail_seconds is None:
+        return [attack, decay, max(decay - 5, 0), decay], [99, _level_for_db(sustain_db), 0, 0]
+    tail = _interpolate_rate(tail_seconds, _DECAY_TIMES)
+    return [attack, decay, tail, tail], [99, _level_for_db(-20.0), 0, 0]
+
+
+# The tail's slope is fitted on envelope frames at most this far below the peak (above a recording's noise).
+_TAIL_RANGE_DB = 60.0
+
+
+def _tail_full_scale_seconds(analysis: NoteAnalysis) -> Optional[float]:
+    """Seconds a full-scale EG decay would take at the slope of the envelope after its first 20 dB.
+
+    A least-squares line through the envelope (dB against seconds) from the
+    end of the measured decay to the key-up, over frames within
+    :data:`_TAIL_RANGE_DB` of the peak. ``None`` without a measured decay,
+    with fewer than ten such frames, or when the tail does not fall.
+    """
+    if analysis.decay_s is None:
+        return None
+    rate = analysis.amplitude_frame_rate_hz
+    first = int(math.ceil((analysis.peak_time_s + analysis.decay_s) * rate))
+    last = int(analysis.release_start_s * rate)
+    envelope = analysis.amplitude_envelope_db[first:last]
+    seconds = torch.arange(first, first + envelope.shape[0], dtype=envelope.dtype) / rate
+    keep = envelope > analysis.peak_db - _TAIL_RANGE_DB
+    if int(keep.sum()) < 10:
+        return None
+    envelope, seconds = envelope[keep], seconds[keep]
+    centred = seconds - seconds.mean()
+    slope = float((centred * (envelope - envelope.mean())).sum() / centred.square().sum())
+    if slope >= 0.0:
+        return None
+    return _EG_SPAN_DB / -slope
 
 
 # Partials within this many cents of a whole multiple of f0 are taken as harmonics: a carrier a few
@@ -440,12 +489,17 @@ _VOICE_MOVES = (
 )
 
 
-def _neighbours(voice: Voice) -> List[Voice]:
+#: Moves of the whole-note search: the settings that shape how a note evolves over seconds.
+_ENVELOPE_MOVES = tuple(move for move in _OPERATOR_MOVES
+                        if move[0] in ("output_level", "eg_rates", "eg_levels", "rate_scaling"))
+
+
+def _neighbours(voice: Voice, operator_moves=_OPERATOR_MOVES, voice_moves=_VOICE_MOVES) -> List[Voice]:
     """Voices one or a few grid steps away from ``voice`` in one setting each (see ``_OPERATOR_MOVES``)."""
     found = []
     for index, operator in enumerate(voice.operators):
         # A silent operator's settings other than its level do not change the sound.
-        moves = _OPERATOR_MOVES if operator.output_level else _OPERATOR_MOVES[:1]
+        moves = operator_moves if operator.output_level else operator_moves[:1]
         for name, steps, high in moves:
             value = getattr(operator, name)
             for stage in range(4) if isinstance(value, list) else (None,):
@@ -460,7 +514,7 @@ def _neighbours(voice: Voice) -> List[Voice]:
                     else:
                         getattr(target, name)[stage] = current + step
                     found.append(candidate)
-    for name, steps, high in _VOICE_MOVES:
+    for name, steps, high in voice_moves:
         for step in steps:
             if 0 <= getattr(voice, name) + step <= high:
                 candidate = voice.copy()
@@ -503,12 +557,13 @@ def _ratio_search(voice: Voice, distance: float, target: torch.Tensor, render: D
 
 
 def _coordinate_search(voice: Voice, distance: float, target: torch.Tensor, render: Dict[str, Any], passes: int,
-                       deadline: float) -> Tuple[Voice, float]:
+                       deadline: float, operator_moves=_OPERATOR_MOVES, voice_moves=_VOICE_MOVES
+                       ) -> Tuple[Voice, float]:
     """Greedy search on the DX7 grid: each pass scores every neighbour and keeps the best improvement."""
     for _ in range(passes):
         if time.perf_counter() > deadline:
             break
-        candidates = _neighbours(voice)
+        candidates = _neighbours(voice, operator_moves, voice_moves)
         scores = _engine_distance(candidates, target, render)
         best = int(torch.argmin(scores))
         if float(scores[best]) >= distance:
@@ -550,7 +605,8 @@ def fit_patch(
         stages: which stages run (for ablations): ``"presets"`` (preset
             starts), ``"analysis"`` (analysis builds), ``"ratios"`` (ratio
             search on the analysis builds), ``"descent"`` (continuous
-            refinement), ``"discrete"`` (grid search).
+            refinement), ``"discrete"`` (grid search), ``"whole"``
+            (whole-note search).
         progress: called with a line of text after every stage.
 
     Returns:
@@ -626,13 +682,16 @@ def fit_patch(
                        for count in counts]
     if not starts:
         raise ValueError("no starting point: enable the analysis stage, or give presets with the requested algorithm")
-    # What the stages share: the budget less the closing work over the whole note (two renders and
-    # six distances, each about one shortlisted preset's ranking), which grows with the note's length.
-    budget = settings.time_budget_s - 8.0 * whole_note_seconds
+    # What the stages share: the budget less the closing work over the whole note (up to five renders
+    # and a dozen distances, each about one shortlisted preset's ranking), which grows with its length.
+    budget = settings.time_budget_s - 14.0 * whole_note_seconds
+    # A note that goes on well past the window keeps a share of the time for the whole-note search.
+    whole_stage = "whole" in stages and analysis.duration_s > WHOLE_NOTE_MIN_RATIO * window_s
+    window_budget = budget * (1.0 - settings.whole_note_share) if whole_stage else budget
 
     scores = _engine_distance([voice for _, voice in starts], fit_target, render)
     if "ratios" in stages:
-        ratio_deadline = started + 0.25 * budget
+        ratio_deadline = started + 0.25 * window_budget
         for index, (name, voice) in enumerate(starts):
             if name.startswith("analysis"):
                 searched, score = _ratio_search(voice, float(scores[index]), fit_target, render,
@@ -650,7 +709,7 @@ def fit_patch(
         objective = FitObjective(fit_target, fit_rate, settings.envelope_weight, settings.transport_weight)
         relaxed_render = dict(render)
         # Survey: a short descent from every start, judged by the engine after quantisation.
-        survey_deadline = started + 0.45 * budget
+        survey_deadline = started + 0.45 * window_budget
         surveyed = []
         for index in order:
             name, voice = starts[index]
@@ -663,11 +722,11 @@ def fit_patch(
         records.append(StageRecord("survey descent", float(survey_scores[ranking[0]]),
                                    time.perf_counter() - started, f"best {candidates[ranking[0]][0]}"))
         say(f"survey: best {candidates[ranking[0]][0]} (distance {float(survey_scores[ranking[0]]):.3f})")
-        refine_deadline = started + 0.8 * budget
+        refine_deadline = started + 0.8 * window_budget
         finalists = []
         for rank, index in enumerate(ranking[: settings.keep]):
             name, voice = candidates[index]
-            share = started + (0.45 + 0.35 * (rank + 1) / settings.keep) * budget
+            share = started + (0.45 + 0.35 * (rank + 1) / settings.keep) * window_budget
             finalists.append((name, _descend(voice, objective, relaxed_render, settings.refine_steps, settings,
                                              min(share, refine_deadline), curve if rank == 0 else None)))
         final_scores = _engine_distance([voice for _, voice in finalists], fit_target, render)
@@ -684,24 +743,43 @@ def fit_patch(
 
     if "discrete" in stages:
         best_voice, best = _coordinate_search(best_voice, best, fit_target, render, settings.discrete_passes,
-                                              started + 0.97 * budget)
+                                              started + 0.97 * window_budget)
         records.append(StageRecord("grid search", best, time.perf_counter() - started))
         say(f"grid search: distance {best:.3f}")
 
-    # The fit window is a part of the note at a lower rate: the final choice between the fitted voice
-    # and the best starting point is made on the whole note at the target's rate.
-    full = dict(note=note, velocity=velocity, gate_s=gate_s, duration_s=target.shape[-1] / sample_rate,
-                sample_rate=sample_rate)
     finalists = [(best_name, best_voice)]
     if preset_name is not None and "presets" in stages:
         finalists.append((preset_name, dict(pool)[preset_name]))
+    if whole_stage:
+        # The window does not hear how a long note decays: the envelopes of the windowed fit and of
+        # the nearest preset are searched again against the whole note, at a lower rate.
+        whole_rate = min(settings.whole_note_rate, sample_rate)
+        whole_target = resample(target, sample_rate, whole_rate) if whole_rate != sample_rate else target
+        whole_render = dict(note=note, velocity=velocity, gate_s=gate_s,
+                            duration_s=whole_target.shape[-1] / whole_rate, sample_rate=whole_rate)
+        seeds = list(finalists)
+        seed_scores = _engine_distance([voice for _, voice in seeds], whole_target, whole_render)
+        clock, deadline = time.perf_counter(), started + 0.97 * budget
+        for index, (name, voice) in enumerate(seeds):
+            searched, score = _coordinate_search(voice, float(seed_scores[index]), whole_target, whole_render,
+                                                 settings.discrete_passes,
+                                                 clock + (deadline - clock) * (index + 1) / len(seeds),
+                                                 _ENVELOPE_MOVES, ())
+            finalists.append((f"{name}, whole-note envelopes", searched))
+            records.append(StageRecord(f"whole-note search from {name}", score, time.perf_counter() - started,
+                                       f"from {float(seed_scores[index]):.3f} at {whole_rate} Hz"))
+            say(f"whole-note search from {name}: {float(seed_scores[index]):.3f} -> {score:.3f} at {whole_rate} Hz")
+
+    # The fit window is a part of the note at a lower rate: the final choice between the fitted voice,
+    # the best starting point and their whole-note searches is made on the whole note at the target's rate.
+    full = dict(note=note, velocity=velocity, gate_s=gate_s, duration_s=target.shape[-1] / sample_rate,
+                sample_rate=sample_rate)
     audio = [_render_like(voice, full, target) for _, voice in finalists]
     whole = spectral_distance(torch.cat(audio), target, sample_rate)
     pick = int(torch.argmin(whole))
-    if pick:
-        records.append(StageRecord("whole-note choice", float(whole[pick]), time.perf_counter() - started,
-                                   f"kept {finalists[pick][0]}"))
-        say(f"whole note: the nearest preset {finalists[pick][0]} is closer than the refined voice")
+    records.append(StageRecord("whole-note choice", float(whole[pick]), time.perf_counter() - started,
+                               f"kept {finalists[pick][0]}"))
+    say(f"whole note: kept {finalists[pick][0]} (distance {float(whole[pick]):.3f})")
     best_voice = finalists[pick][1].copy()
     best_voice.name = "FITTED"
     fitted = audio[pick]
