@@ -161,24 +161,28 @@ def _main_table(rows, mode):
 
 def _ablation_table(results, mode):
     names = [name for name, _, _ in ABLATIONS if name in results]
-    targets = sorted({row["target"] for rows in results.values() for row in rows})
-    lines = [
-        f"## Ablation ({mode} settings, {len(targets)} targets)",
-        "",
-        "Mean multi-scale spectral distance of the fitted patch over the targets, its ratio to the full "
-        "method's, and wins against the nearest preset.",
-        "",
-        "| variant | mean distance | vs full method | wins |",
-        "|---|---|---|---|",
-    ]
     full = {row["target"]: row["spectral_distance"] for row in results.get("full method", [])}
+    groups = [group for group in ("dx7", "real") if any(target.startswith(group) for target in full)]
+    counts = ", ".join(f"{sum(t.startswith(group) for t in full)} {group}" for group in groups)
+    lines = [
+        f"## Ablation ({mode} settings, {counts} targets)",
+        "",
+        "Per target set: the mean over the targets of each variant's multi-scale spectral distance "
+        "relative to the full method's, and wins against the nearest preset.",
+        "",
+        "| variant | " + " | ".join(f"{group}: vs full method | {group}: wins" for group in groups) + " |",
+        "|---|" + "---|---|" * len(groups),
+    ]
     for name in names:
-        rows = [row for row in results[name] if row["target"] in full]
-        if not rows:
-            continue
-        mean = sum(row["spectral_distance"] for row in rows) / len(rows)
-        ratio = sum(row["spectral_distance"] / full[row["target"]] for row in rows) / len(rows)
-        lines.append(f"| {name} | {mean:.3f} | {ratio:.2f}x | {sum(row['wins'] for row in rows)}/{len(rows)} |")
+        cells = []
+        for group in groups:
+            rows = [row for row in results[name] if row["target"] in full and row["target"].startswith(group)]
+            if rows:
+                ratio = sum(row["spectral_distance"] / full[row["target"]] for row in rows) / len(rows)
+                cells += [f"{ratio:.2f}x", f"{sum(row['wins'] for row in rows)}/{len(rows)}"]
+            else:
+                cells += ["", ""]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
