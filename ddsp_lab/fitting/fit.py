@@ -52,12 +52,13 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 from ..core.resample import resample
-from ..dx7 import RelaxedVoice, Voice, get_algorithm, render_voice
+from ..dx7 import DX7RangeWarning, RelaxedVoice, Voice, get_algorithm, render_voice
 from ..dx7.relaxed import ratio_to_coarse_fine
 from ..losses import MultiScaleSpectralLoss
 from .analysis import NoteAnalysis, analyze_note, frame_rms_db
@@ -419,7 +420,11 @@ class FitObjective:
 def _descend(voice: Voice, objective: FitObjective, render: Dict[str, Any], steps: int, settings: FitSettings,
              deadline: float, curve: Optional[List[Tuple[int, float]]] = None) -> Voice:
     """Adam on a :class:`RelaxedVoice` started at ``voice``; returns the quantised voice."""
-    relaxed = RelaxedVoice.from_voice(voice, grid_smoothing=settings.grid_smoothing)
+    with warnings.catch_warnings():
+        # Some factory presets carry out-of-range bytes (rom3a/3b); clamping them is what a start needs,
+        # and the user did not write these voices.
+        warnings.simplefilter("ignore", DX7RangeWarning)
+        relaxed = RelaxedVoice.from_voice(voice, grid_smoothing=settings.grid_smoothing)
     frequency = [relaxed.log2_ratios, relaxed.log10_fixed_hz]
     others = [p for name, p in relaxed.named_parameters() if name not in ("log2_ratios", "log10_fixed_hz")]
     groups = [{"params": others, "lr": settings.learning_rate}]
