@@ -1,5 +1,6 @@
 """Fitting DX7 patches to a note: ddsp-lab fit-fm."""
 
+import dataclasses
 import json
 import math
 import pathlib
@@ -110,8 +111,7 @@ def test_the_whole_note_search_recovers_a_slow_decay():
 def test_a_long_note_is_searched_again_over_its_whole_length():
     target = render_voice(_two_operator_patch((95, 50, 35, 70), (99, 85, 0, 0)), note=57, velocity=100,
                           gate_s=3.5, duration_s=4.0, sample_rate=RATE)
-    settings = FitSettings.quick()
-    settings.time_budget_s = 20.0
+    settings = dataclasses.replace(FitSettings.quick(), time_budget_s=20.0)
     result = fit_patch(target, RATE, note=57, algorithm=1, settings=settings)
     searched = [stage for stage in result.stages if stage.stage.startswith("whole-note search")]
     assert len(searched) == 1  # from the windowed fit (there is no preset pool)
